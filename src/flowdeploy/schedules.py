@@ -164,13 +164,9 @@ def build_schedule(entry: Any) -> dict[str, Any]:
             "day_or": True if day_or is None else _as_bool(day_or, "day_or"),
         }
     elif kind == "interval":
-        anchor = entry.get("anchor_date")
-        anchor_dt = parse_anchor(anchor) if anchor else now
-        schedule = {
-            "interval": parse_interval(entry["interval"]),
-            "anchor_date": iso(anchor_dt),
-            "timezone": tz or "UTC",
-        }
+        schedule = {"interval": parse_interval(entry["interval"]), "timezone": tz or "UTC"}
+        if entry.get("anchor_date"):
+            schedule["anchor_date"] = iso(parse_anchor(entry["anchor_date"]))
     else:
         schedule = _rrule_schedule(entry["rrule"], tz)
     body: dict[str, Any] = {

@@ -1,8 +1,18 @@
-"""flowdeploy: deploy Prefect flows from a git repository, only what a commit changed."""
+"""flowdeploy: deploy Prefect flows from a git repository, only what a commit changed.
+
+The public API mirrors Prefect's ``prefect.deployments.runner``::
+
+    from flowdeploy import RunnerDeployment, DeploymentApplyError
+
+    dep = RunnerDeployment.from_entrypoint("flows/etl.py:etl", "nightly", cron="0 2 * * *",
+                                           work_pool_name="default-pool")
+    deployment_id = dep.apply()
+"""
 
 from __future__ import annotations
 
 from flowdeploy.errors import DeploymentApplyError
+from flowdeploy.runner import RunnerDeployment
 
-__all__ = ["DeploymentApplyError"]
+__all__ = ["DeploymentApplyError", "RunnerDeployment"]
 __version__ = "0.1.0"

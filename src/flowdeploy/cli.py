@@ -1,0 +1,159 @@
+"""Command line: argument parsing and output routing only."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from flowdeploy import report
+from flowdeploy.api import PrefectApi
+from flowdeploy.deploy import Results, apply_plan, read_plan
+from flowdeploy.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigWarning, FlowdeployError
+from flowdeploy.plan import Plan
+from flowdeploy.settings import load_settings
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="flowdeploy",
+        description="Deploy Prefect flows from prefect.yaml: plan what changes, apply only that.",
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("plan", "show what apply would do; writes nothing"),
+        ("apply", "create and update deployments"),
+    ):
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument(
+            "--project-dir",
+            default=None,
+            help="directory holding prefect.yaml and the flows (default: .)",
+        )
+        sub.add_argument(
+            "--prefect-file",
+            default=None,
+            help="path of the prefect.yaml (default: PROJECT_DIR/prefect.yaml)",
+        )
+        sub.add_argument("--all", action="store_true", help="every deployment in the file")
+        sub.add_argument(
+            "--name",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="a deployment name, flow/name, or * pattern (repeatable)",
+        )
+        sub.add_argument(
+            "--format",
+            choices=("text", "json", "markdown"),
+            default="text",
+            help="output format; json goes to stdout alone",
+        )
+        sub.add_argument(
+            "--image",
+            default=None,
+            metavar="REF",
+            help="an existing image for deployments that take one",
+        )
+        if name == "apply":
+            sub.add_argument(
+                "--no-build",
+                action="store_true",
+                help="never build an image; use --image or what the file names",
+            )
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    err = Console(stderr=True, highlight=False)
+    environ = dict(os.environ)
+    github = environ.get("GITHUB_ACTIONS") == "true"
+    for secret in (environ.get("PREFECT_API_KEY"), environ.get("PREFECT_API_AUTH_STRING")):
+        if secret and github:
+            # Registered before any other line, so the runner hides it everywhere after.
+            print(f"::add-mask::{secret}", flush=True)
+    try:
+        settings = load_settings(
+            environ,
+            project_dir=args.project_dir,
+            prefect_file=args.prefect_file,
+            names=tuple(args.name),
+            all_=args.all,
+            image=args.image,
+            build=not getattr(args, "no_build", False),
+            output_format=args.format,
+        )
+        with PrefectApi(settings.connection) as api:
+            project, plan = read_plan(settings, api)
+            for warning in project.warnings:
+                _warn(err, str(warning), github, warning.where)
+            if args.command == "plan":
+                _emit_plan(args.format, plan, project.warnings, err)
+                return EXIT_OK
+            results = _apply(plan, api, err, args.format)
+            if args.format == "json":
+                print(report.render_json(plan, results, project.warnings))
+            elif args.format == "markdown":
+                print(report.render_markdown(plan, results))
+            else:
+                print(report.render_results_text(results, settings.connection.ui_url), end="")
+            return EXIT_FAILED if results.failed else EXIT_OK
+    except FlowdeployError as exc:
+        _error(err, exc, github)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_CONFIG
+
+
+def _apply(plan: Plan, api: PrefectApi, err: Console, fmt: str) -> Results:
+    writes = len(plan.writes)
+    if not writes or fmt != "text" or not err.is_terminal:
+        return apply_plan(plan, api)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Applying deployments", total=len(plan.items))
+        return apply_plan(plan, api, progress=lambda _: progress.advance(task))
+
+
+def _emit_plan(fmt: str, plan: Plan, warnings: Sequence[ConfigWarning], err: Console) -> None:
+    if fmt == "json":
+        print(report.render_json(plan, None, warnings))
+    elif fmt == "markdown":
+        print(report.render_markdown(plan))
+    else:
+        print(report.render_plan_text(plan), end="")
+
+
+def _warn(err: Console, message: str, github: bool, where: object = None) -> None:
+    if github:
+        loc = getattr(where, "path", None), getattr(where, "line", None)
+        props = f" file={loc[0]},line={loc[1]}" if loc[0] and loc[1] else ""
+        print(f"::warning{props}::{message}", file=sys.stderr)
+    else:
+        err.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)
+
+
+def _error(err: Console, exc: FlowdeployError, github: bool) -> None:
+    errors = getattr(exc, "errors", [exc])
+    for one in errors:
+        if github:
+            where = one.where
+            props = f" file={where.path},line={where.line}" if where and where.line else ""
+            text = one.render().replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            print(f"::error{props}::{text}", file=sys.stderr)
+        else:
+            err.print(f"error: {one.render()}", markup=False, highlight=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

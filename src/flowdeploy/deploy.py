@@ -1,0 +1,298 @@
+"""Orchestration: read -> validate against the server -> plan -> apply. Collaborators are
+passed in, so every stage before the writes can run without side effects."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from flowdeploy import templating as tpl
+from flowdeploy.api import PrefectApi
+from flowdeploy.errors import ApiError, ConfigError, ConfigErrors, DeploymentApplyError
+from flowdeploy.plan import Action, Plan, PlannedDeployment, make_plan
+from flowdeploy.project import DeploymentSpec, Project, load_project
+from flowdeploy.runner import RunnerDeployment
+from flowdeploy.settings import Settings, connection_from_env
+
+
+class ServerLookups:
+    """Variables and blocks read from the API once each, for templating."""
+
+    def __init__(self, api: PrefectApi) -> None:
+        self.api = api
+        self._variables: dict[str, Any] = {}
+        self._blocks: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+    def variable(self, name: str) -> Any:
+        if name not in self._variables:
+            found = self.api.read_variable(name)
+            self._variables[name] = tpl.MISSING if found is None else found.get("value")
+        return self._variables[name]
+
+    def block(self, type_slug: str, name: str) -> dict[str, Any] | None:
+        key = (type_slug, name)
+        if key not in self._blocks:
+            found = self.api.read_block_document(type_slug, name)
+            self._blocks[key] = None if found is None else dict(found.get("data") or {})
+        return self._blocks[key]
+
+
+class PoolCache:
+    def __init__(self, api: PrefectApi) -> None:
+        self.api = api
+        self._pools: dict[str, dict[str, Any] | None] = {}
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        if name not in self._pools:
+            self._pools[name] = self.api.read_work_pool(name)
+        return self._pools[name]
+
+
+def takes_image(pool: dict[str, Any]) -> bool:
+    """Prefect's rule: a pool takes an image when its job template has an image variable."""
+    template = pool.get("base_job_template") or {}
+    return "image" in ((template.get("variables") or {}).get("properties") or {})
+
+
+def server_errors(
+    deployments: Iterable[tuple[RunnerDeployment, DeploymentSpec | None]],
+    pools: PoolCache,
+    image: str | None,
+) -> list[ConfigError]:
+    """The checks ``RunnerDeployment.apply()`` / ``deploy()`` make against the server."""
+    errors: list[ConfigError] = []
+    for dep, spec in deployments:
+        where = spec.where if spec else None
+        for problem in dep.target_errors():
+            errors.append(
+                ConfigError(
+                    problem, where=where, fix="add 'work_pool: {name: <pool>}' to the deployment"
+                )
+            )
+        pool_name = dep.work_pool_name
+        if not pool_name:
+            continue
+        pool = pools.get(pool_name)
+        if pool is None:
+            errors.append(
+                ConfigError(
+                    f"work pool {pool_name!r} of deployment {dep.full_name!r} does not exist",
+                    why="no worker could pick up its runs; Prefect refuses it",
+                    fix=f"create it (prefect work-pool create {pool_name} --type <type>) or fix "
+                    "the name",
+                    where=where,
+                )
+            )
+            continue
+        uses_image = bool(image) or bool(spec and spec.uses_image)
+        if uses_image and not takes_image(pool):
+            errors.append(
+                ConfigError(
+                    f"work pool {pool_name!r} (type {pool.get('type')!r}) cannot run an image",
+                    why=f"deployment {dep.full_name!r} is given an image, but the pool's base job "
+                    "template has no 'image' variable",
+                    fix="use a Docker-based work pool (e.g. type 'docker'), or deploy without an "
+                    "image",
+                    where=where,
+                )
+            )
+    return errors
+
+
+def read_plan(
+    settings: Settings, api: PrefectApi, reasons: dict[str, tuple[str, ...]] | None = None
+) -> tuple[Project, Plan]:
+    """Everything before the first write: read, resolve, validate, compare."""
+    api.check()
+    project = load_project(
+        settings.prefect_file,
+        repo_root=settings.project_dir.resolve(),
+        lookups=ServerLookups(api),
+        environ=settings.environ,
+        names=settings.names,
+        image=settings.image,
+    )
+    pools = PoolCache(api)
+    targets = [
+        (
+            s.deployment.with_target(
+                None, settings.image if s.uses_image or settings.image else None
+            ),
+            s,
+        )
+        for s in project.specs
+    ]
+    errors = server_errors(targets, pools, settings.image)
+    if errors:
+        raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
+    specs = [s.model_copy(update={"deployment": dep}) for dep, s in targets]
+    current = api.read_deployments()
+    flow_ids = sorted({str(d["flow_id"]) for d in current})
+    flow_names = {str(f["id"]): f["name"] for f in api.read_flows(flow_ids)}
+    automations = _automations(api)
+    plan = make_plan(
+        specs,
+        current,
+        flow_names,
+        automations,
+        project_flows=project.flow_names if not settings.names else None,
+        reasons=reasons,
+    )
+    return project, plan
+
+
+def _automations(api: PrefectApi) -> list[dict[str, Any]]:
+    try:
+        return api.read_automations()
+    except ApiError as exc:
+        if exc.status == 404:  # servers without the automations API
+            return []
+        raise
+
+
+class Status(str, enum.Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    ORPHANED = "orphaned"
+    FAILED = "failed"
+
+
+class Outcome(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    status: Status
+    detail: str = ""
+    deployment_id: str | None = None
+    work_pool_name: str | None = None
+
+
+class Results(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status is Status.FAILED]
+
+
+def apply_plan(
+    plan: Plan, api: PrefectApi, progress: Callable[[PlannedDeployment], None] | None = None
+) -> Results:
+    """Write creates and updates; a failing deployment is recorded, not fatal."""
+    flow_ids: dict[str, str] = {}
+    outcomes: list[Outcome] = []
+    for item in plan.items:
+        dep = item.spec.deployment if item.spec else None
+        pool = dep.work_pool_name if dep else None
+        if item.action is Action.UNCHANGED:
+            outcomes.append(
+                Outcome(
+                    name=item.name,
+                    status=Status.UNCHANGED,
+                    deployment_id=item.deployment_id,
+                    work_pool_name=pool,
+                )
+            )
+        elif item.action is Action.ORPHANED:
+            outcomes.append(
+                Outcome(
+                    name=item.name,
+                    status=Status.ORPHANED,
+                    detail="not in prefect.yaml; left in place",
+                    deployment_id=item.deployment_id,
+                )
+            )
+        else:
+            assert dep is not None
+            try:
+                dep_id = write_deployment(dep, item, api, flow_ids)
+            except DeploymentApplyError as exc:
+                outcomes.append(
+                    Outcome(
+                        name=item.name, status=Status.FAILED, detail=exc.detail, work_pool_name=pool
+                    )
+                )
+            else:
+                status = Status.CREATED if item.action is Action.CREATE else Status.UPDATED
+                detail = ", ".join(item.changes) if item.changes else ""
+                outcomes.append(
+                    Outcome(
+                        name=item.name,
+                        status=status,
+                        detail=detail,
+                        deployment_id=dep_id,
+                        work_pool_name=pool,
+                    )
+                )
+        if progress:
+            progress(item)
+    return Results(outcomes=tuple(outcomes))
+
+
+def write_deployment(
+    dep: RunnerDeployment, item: PlannedDeployment, api: PrefectApi, flow_ids: dict[str, str]
+) -> str:
+    """One create or update, then its automations; any API failure -> DeploymentApplyError."""
+    flow = dep.flow_name or ""
+    try:
+        if flow not in flow_ids:
+            flow_ids[flow] = api.upsert_flow(flow)
+        if item.action is Action.CREATE or item.deployment_id is None:
+            dep_id = api.create_deployment(dep.create_body(flow_ids[flow]))
+        else:
+            dep_id = item.deployment_id
+            api.update_deployment(dep_id, dep.update_body())
+        if dep.triggers or item.current_triggers or "triggers" in item.changes:
+            api.replace_owned_automations(
+                f"prefect.deployment.{dep_id}", dep.automation_bodies(dep_id)
+            )
+    except ApiError as exc:
+        raise DeploymentApplyError(exc.detail or exc.what, deployment=item.name) from None
+    return dep_id
+
+
+def apply_deployment(
+    dep: RunnerDeployment,
+    *,
+    work_pool_name: str | None = None,
+    image: str | None = None,
+    api: PrefectApi | None = None,
+) -> str:
+    """``RunnerDeployment.apply()``: validate, then create or update one deployment."""
+    import os
+
+    own = api is None
+    client = api or PrefectApi(connection_from_env(os.environ))
+    try:
+        target = dep.with_target(work_pool_name, image)
+        errors = server_errors([(target, None)], PoolCache(client), image)
+        if errors:
+            raise errors[0]
+        current = [d for d in client.read_deployments() if d["name"] == target.name]
+        names = {
+            str(f["id"]): f["name"]
+            for f in client.read_flows(sorted({str(d["flow_id"]) for d in current}))
+        }
+        spec = DeploymentSpec(deployment=target, where=_nowhere(), flow_file=_nowhere().path)
+        plan = make_plan([spec], current, names, _automations(client))
+        item = plan.items[0]
+        if item.action is Action.UNCHANGED and item.deployment_id:
+            return item.deployment_id
+        return write_deployment(target, item, client, {})
+    finally:
+        if own:
+            client.close()
+
+
+def _nowhere() -> Any:
+    from pathlib import Path
+
+    from flowdeploy.errors import Location
+
+    return Location(Path("<api>"))

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set up, start a throwaway local Prefect server, and run flowdeploy on examples/:
+# the plan, the apply with its results table, and a second plan that finds nothing to do.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+VENV="$PWD/.venv/bin"
+WORK="$(mktemp -d)"
+PORT="$("$VENV/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+export PREFECT_HOME="$WORK/prefect-home" PREFECT_SERVER_ANALYTICS_ENABLED=false \
+       PREFECT_SERVER_UI_ENABLED=false PREFECT_API_URL="http://127.0.0.1:$PORT/api"
+setsid "$VENV/prefect" server start --host 127.0.0.1 --port "$PORT" >"$WORK/server.log" 2>&1 &
+SERVER=$!
+cleanup() { kill -- -"$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+echo "Starting a local Prefect server on port $PORT ..."
+for _ in $(seq 1 120); do
+  curl -fsS "$PREFECT_API_URL/health" >/dev/null 2>&1 && break
+  kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/server.log"; exit 1; }
+  sleep 0.5
+done
+curl -fsS "$PREFECT_API_URL/health" >/dev/null || { echo "Prefect server did not start"; cat "$WORK/server.log"; exit 1; }
+"$VENV/prefect" --no-prompt work-pool create demo-pool --type process >/dev/null
+
+echo; echo "\$ flowdeploy plan --project-dir examples"
+"$VENV/flowdeploy" plan --project-dir examples
+echo; echo "\$ flowdeploy apply --project-dir examples --all"
+"$VENV/flowdeploy" apply --project-dir examples --all
+echo; echo "\$ flowdeploy plan --project-dir examples --format json   # again: nothing to do"
+"$VENV/flowdeploy" plan --project-dir examples --format json | "$VENV/python" -c \
+  'import json,sys; d=json.load(sys.stdin); print(d["summary"])'

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from flowdeploy import report
@@ -140,7 +141,7 @@ def _warn(err: Console, message: str, github: bool, where: object = None) -> Non
         props = f" file={loc[0]},line={loc[1]}" if loc[0] and loc[1] else ""
         print(f"::warning{props}::{message}", file=sys.stderr)
     else:
-        err.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _error(err: Console, exc: FlowdeployError, github: bool) -> None:
@@ -152,7 +153,7 @@ def _error(err: Console, exc: FlowdeployError, github: bool) -> None:
             text = one.render().replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
             print(f"::error{props}::{text}", file=sys.stderr)
         else:
-            err.print(f"error: {one.render()}", markup=False, highlight=False)
+            err.print(f"error: {one.render()}", markup=False, highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

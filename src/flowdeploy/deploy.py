@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from flowdeploy import templating as tpl
 from flowdeploy.api import PrefectApi
 from flowdeploy.errors import ApiError, ConfigError, ConfigErrors, DeploymentApplyError
+from flowdeploy.git import inferred_version
 from flowdeploy.plan import Action, Plan, PlannedDeployment, make_plan
 from flowdeploy.project import DeploymentSpec, Project, load_project
 from flowdeploy.runner import RunnerDeployment
@@ -114,6 +115,7 @@ def read_plan(
         environ=settings.environ,
         names=settings.names,
         image=settings.image,
+        inferred_version=inferred_version(settings.prefect_file.parent, settings.environ),
     )
     pools = PoolCache(api)
     targets = [
@@ -241,9 +243,9 @@ def write_deployment(
     """One create or update, then its automations; any API failure -> DeploymentApplyError."""
     flow = dep.flow_name or ""
     try:
-        if flow not in flow_ids:
-            flow_ids[flow] = api.upsert_flow(flow)
         if item.action is Action.CREATE or item.deployment_id is None:
+            if flow not in flow_ids:
+                flow_ids[flow] = api.upsert_flow(flow)
             dep_id = api.create_deployment(dep.create_body(flow_ids[flow]))
         else:
             dep_id = item.deployment_id

@@ -97,8 +97,13 @@ def load_project(
     image: str | None = None,
     reader: FlowReader | None = None,
     display_root: Path | None = None,
+    inferred_version: str | None = None,
 ) -> Project:
-    """Read, resolve and validate every selected deployment; raise all errors at once."""
+    """Read, resolve and validate every selected deployment; raise all errors at once.
+
+    ``inferred_version`` is the commit-based version Prefect gives deployments that name
+    none (see ``flowdeploy.git.inferred_version``).
+    """
     root = prefect_file.parent.resolve()
     shown = _display(prefect_file, display_root or Path.cwd())
     doc = load_yaml(prefect_file, shown)
@@ -110,6 +115,7 @@ def load_project(
         environ,
         image,
         reader or FlowReader(root, repo_root.resolve()),
+        inferred_version,
     )
     return loader.load(names)
 
@@ -136,6 +142,7 @@ class _Loader:
         environ: Mapping[str, str],
         image: str | None,
         reader: FlowReader,
+        inferred_version: str | None,
     ) -> None:
         self.doc = doc
         self.root = root
@@ -144,6 +151,7 @@ class _Loader:
         self.environ = environ
         self.image = image
         self.reader = reader
+        self.inferred_version = inferred_version
         self.errors: list[ConfigError] = []
         self.warnings: list[ConfigWarning] = []
 
@@ -285,6 +293,10 @@ class _Loader:
         pull_source = config.get("pull", top_pull)
         explicit_no_pull = pull_source == []
         raw_pull = self.steps(config.get("pull") or top_pull, *at, "pull")
+        # Steps are stored or skipped, never templated here: Prefect keeps the pull steps as
+        # written (a worker resolves them) and runs build/push steps, which flowdeploy does not.
+        for key in ("build", "push", "pull"):
+            config.pop(key, None)
 
         problems: list[tpl.Unresolved] = []
         config = tpl.render(
@@ -371,7 +383,7 @@ class _Loader:
             "job_variables": work_pool.get("job_variables") or {},
             "parameters": config.get("parameters") or {},
             "description": description,
-            "version": config.get("version") or flow.version,
+            "version": config.get("version") or self.version_for(config) or flow.version,
             "tags": config.get("tags") or [],
             "concurrency_limit": limit,
             "concurrency_options": options,
@@ -405,6 +417,12 @@ class _Loader:
             flow_file=flow.source_path,
             uses_image=uses_docker,
         )
+
+    def version_for(self, config: Mapping[str, Any]) -> str | None:
+        # Prefect's inferred version replaces the flow's own unless told to keep it simple.
+        if config.get("version_type") == "prefect:simple":
+            return None
+        return self.inferred_version or None
 
     def read_flow(self, entrypoint: str, *keys: str | int) -> FlowInfo | None:
         try:

@@ -293,9 +293,7 @@ _NULLABLE = frozenset(
 
 def automation_body(spec: dict[str, Any], deployment_id: str) -> dict[str, Any]:
     """A deployment trigger -> the automation Prefect's ``as_automation`` builds."""
-    trigger = {k: v for k, v in spec.items() if k not in TRIGGER_ONLY_KEYS}
-    if trigger.get("type", "event") == "event":
-        trigger = {**EVENT_TRIGGER_DEFAULTS, "type": "event", **trigger}
+    trigger = _with_trigger_defaults({k: v for k, v in spec.items() if k not in TRIGGER_ONLY_KEYS})
     return {
         "name": spec.get("name") or f"Automation for deployment {deployment_id}",
         "description": spec.get("description", ""),
@@ -315,6 +313,20 @@ def automation_body(spec: dict[str, Any], deployment_id: str) -> dict[str, Any]:
         "actions_on_resolve": [],
         "owner_resource": f"prefect.deployment.{deployment_id}",
     }
+
+
+def _with_trigger_defaults(trigger: dict[str, Any]) -> dict[str, Any]:
+    """Prefect's client fills event-trigger defaults, nested ones included; the server
+    requires some of them (``posture``) inside compound and sequence triggers."""
+    kind = trigger.get("type", "event")
+    if kind == "event":
+        return {**EVENT_TRIGGER_DEFAULTS, "type": "event", **trigger}
+    if kind in ("compound", "sequence") and isinstance(trigger.get("triggers"), list):
+        nested = [
+            _with_trigger_defaults(t) if isinstance(t, dict) else t for t in trigger["triggers"]
+        ]
+        return {**trigger, "triggers": nested}
+    return trigger
 
 
 def _seconds(value: Any) -> float:

@@ -126,8 +126,8 @@ def parse_anchor(value: Any) -> datetime:
 
 
 def iso(dt: datetime) -> str:
-    text = dt.astimezone(timezone.utc).isoformat()
-    return text.replace("+00:00", "Z")
+    """ISO 8601 keeping the offset the user gave, as the server stores it; UTC as ``Z``."""
+    return dt.isoformat().replace("+00:00", "Z")
 
 
 def build_schedule(entry: Any) -> dict[str, Any]:

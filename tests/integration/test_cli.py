@@ -1,0 +1,173 @@
+"""The CLI against a real Prefect server, every request seen by a recording proxy."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flowdeploy.cli import main
+from support.proxy import RecordingProxy
+from support.server import create_work_pool
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    dest = tmp_path / "example"
+    shutil.copytree(EXAMPLE, dest)
+    return dest
+
+
+@pytest.fixture
+def api(recording_proxy: RecordingProxy, monkeypatch: pytest.MonkeyPatch) -> RecordingProxy:
+    for var in ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "GITHUB_ACTIONS", "GITHUB_SHA"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PREFECT_API_URL", recording_proxy.api_url)
+    create_work_pool(recording_proxy.api_url, "demo-pool", "process")
+    recording_proxy.clear()
+    return recording_proxy
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def plan_json(capsys: pytest.CaptureFixture[str], repo: Path) -> dict[str, object]:
+    code, out, err = run(capsys, "plan", "--project-dir", str(repo), "--format", "json")
+    assert code == 0, err
+    doc: dict[str, object] = json.loads(out)
+    return doc
+
+
+def actions(doc: dict[str, object]) -> dict[str, str]:
+    return {d["name"]: d["action"] for d in doc["deployments"]}  # type: ignore[attr-defined]
+
+
+def test_plan_apply_and_rerun_without_writes(api: RecordingProxy, repo: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert set(actions(plan_json(capsys, repo)).values()) == {"create"}
+    assert api.writes() == []
+
+    code, out, err = run(capsys, "apply", "--project-dir", str(repo), "--all")
+    assert code == 0, out + err
+    assert "etl/orders-nightly" in out and "created" in out
+    assert "prefect worker start --pool 'demo-pool'" in out
+    writes = api.writes()
+    # One flow upsert per distinct flow (3), one deployment create per deployment (4).
+    assert sorted(str(w) for w in writes if "/flows/" in str(w)).__len__() == 3
+    assert len([w for w in writes if "/deployments/" in str(w)]) == 4
+
+    api.clear()
+    code, out, err = run(capsys, "apply", "--project-dir", str(repo), "--all")
+    assert code == 0, out + err
+    assert api.writes() == []
+    assert set(actions(plan_json(capsys, repo)).values()) == {"unchanged"}
+
+
+def test_editing_one_parameter_plans_exactly_one_update(
+        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "apply", "--project-dir", str(repo), "--all")[0] == 0
+    text = (repo / "prefect.yaml").read_text()
+    (repo / "prefect.yaml").write_text(text.replace("source: customers", "source: clients"))
+    api.clear()
+    doc = plan_json(capsys, repo)
+    updates = [d for d in doc["deployments"] if d["action"] == "update"]  # type: ignore[attr-defined]
+    assert [u["name"] for u in updates] == ["etl/customers-hourly"]
+    assert updates[0]["changes"] == {"parameters": {"from": {"source": "customers"},
+                                                    "to": {"source": "clients"}}}
+    assert api.writes() == []
+    assert run(capsys, "apply", "--project-dir", str(repo), "--all")[0] == 0
+    assert [str(w) for w in api.writes()] == [
+        w for w in map(str, api.writes()) if "PATCH" in w]
+    assert len(api.writes()) == 1
+    assert set(actions(plan_json(capsys, repo)).values()) == {"unchanged"}
+
+
+ORDERS = "  - name: orders-nightly\n    entrypoint: flows/etl.py:etl\n"
+
+
+@pytest.mark.parametrize(("old", "new", "fragment"), [
+    ("    tags: [etl, orders]", "    tags: [etl, orders]\n    shedules: []",
+     "did you mean 'schedules'?"),
+    ('cron: "0 2 * * *"', 'cron: "0 25 * * *"', "cron expression '0 25 * * *' is not valid"),
+    ("timezone: Europe/Berlin", "timezone: Europe/Atlantis", "not an IANA time zone"),
+    ('rrule: "FREQ=WEEKLY;BYDAY=MO;BYHOUR=7"', 'rrule: "FREQ=WEEKLY;BYDAY=XX"', "rrule"),
+    ("      - interval: 3600\n", "      - interval: 3600\n        cron: '0 1 * * *'\n",
+     "more than one of 'cron', 'interval', 'rrule'"),
+    ("name: demo-pool", "name: ghost-pool", "work pool 'ghost-pool'"),
+    ("entrypoint: flows/cleanup.py:cleanup", "entrypoint: flows/nothing.py:cleanup",
+     "flows/nothing.py"),
+    ("entrypoint: flows/cleanup.py:cleanup", "entrypoint: flows/cleanup.py:cleanupp",
+     "'cleanupp'"),
+    ("  - name: cleanup\n", "  - name: weekly\n    entrypoint: flows/report.py:weekly_report\n"
+     "    work_pool: {name: demo-pool}\n  - name: cleanup\n", "defined twice"),
+    ("source: customers", "source: '{{ $FLOWDEPLOY_UNSET_VAR }}'",
+     "environment variable FLOWDEPLOY_UNSET_VAR is not set"),
+    ("source: customers", "source: '{{ prefect.variables.nope }}'",
+     "Prefect variable 'nope' does not exist"),
+    ("      work_queue_name: hourly", "      work_queue_name: hourly\n      name: ''",
+     "no work pool"),
+])
+def test_invalid_configuration_exits_2_and_writes_nothing(
+        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str],
+        old: str, new: str, fragment: str) -> None:
+    text = (repo / "prefect.yaml").read_text()
+    assert old in text
+    (repo / "prefect.yaml").write_text(text.replace(old, new, 1))
+    code, out, err = run(capsys, "apply", "--project-dir", str(repo), "--all")
+    assert code == 2, out + err
+    assert fragment in err
+    assert "prefect.yaml:" in err
+    assert api.writes() == []
+
+
+def test_image_needs_a_docker_pool(api: RecordingProxy, repo: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "apply", "--project-dir", str(repo), "--all",
+                         "--image", "registry.test/flows:abc")
+    assert code == 2
+    assert "work pool 'demo-pool' (type 'process') cannot run an image" in err
+    assert api.writes() == []
+
+
+def test_image_goes_into_job_variables_on_a_docker_pool(
+        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    create_work_pool(api.api_url, "docker-pool", "docker")
+    text = (repo / "prefect.yaml").read_text().replace("name: demo-pool", "name: docker-pool")
+    (repo / "prefect.yaml").write_text(text)
+    code, out, err = run(capsys, "apply", "--project-dir", str(repo), "--all", "--image",
+                         "registry.test/flows:abc", "--format", "json")
+    assert code == 0, out + err
+    doc = json.loads(out)
+    assert {d["status"] for d in doc["deployments"]} == {"created"}
+    code, out, _ = run(capsys, "plan", "--project-dir", str(repo), "--image",
+                       "registry.test/flows:abc", "--format", "json")
+    assert set(actions(json.loads(out)).values()) == {"unchanged"}
+
+
+def test_one_failing_deployment_does_not_stop_the_others(
+        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (repo / "prefect.yaml").read_text()
+    # The server enforces the parameter schema: batch_size must be an integer.
+    text = text.replace("source: customers", "source: customers\n      batch_size: lots")
+    (repo / "prefect.yaml").write_text(text)
+    code, out, err = run(capsys, "apply", "--project-dir", str(repo), "--all", "--format",
+                         "json")
+    assert code == 1, out + err
+    doc = json.loads(out)
+    status = {d["name"]: d["status"] for d in doc["deployments"]}
+    assert status.pop("etl/customers-hourly") == "failed"
+    assert set(status.values()) == {"created"}
+    failed = next(d for d in doc["deployments"] if d["status"] == "failed")
+    assert "batch_size" in failed["detail"]
+    # A re-run after the fix finishes the job and touches nothing else.
+    (repo / "prefect.yaml").write_text(text.replace("\n      batch_size: lots", ""))
+    doc = plan_json(capsys, repo)
+    assert actions(doc)["etl/customers-hourly"] == "create"
+    assert sorted(set(actions(doc).values())) == ["create", "unchanged"]

@@ -129,8 +129,8 @@ def test_invalid_configuration_exits_2_and_writes_nothing(
 
 def test_image_needs_a_docker_pool(api: RecordingProxy, repo: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "apply", "--project-dir", str(repo), "--all",
-                         "--image", "registry.test/flows:abc")
+    code, _, err = run(capsys, "apply", "--project-dir", str(repo), "--all",
+                       "--image", "registry.test/flows:abc")
     assert code == 2
     assert "work pool 'demo-pool' (type 'process') cannot run an image" in err
     assert api.writes() == []

@@ -211,7 +211,9 @@ def test_job_variables_without_pool_is_an_error(tmp_path: Path) -> None:
 
 
 def test_name_selection(tmp_path: Path) -> None:
-    text = BASIC + "  - name: other\n    entrypoint: flows/etl.py:etl\n    work_pool: {name: pool}\n"
+    text = BASIC + (
+        "  - name: other\n    entrypoint: flows/etl.py:etl\n    work_pool: {name: pool}\n"
+    )
     assert [s.deployment.name for s in project(tmp_path, text, names=("other",)).specs] == [
         "other"]
     assert len(project(tmp_path, text, names=("etl/*",)).specs) == 2

@@ -258,6 +258,9 @@ def detail_of(response: httpx.Response) -> str:
     if isinstance(payload, dict) and "detail" in payload:
         detail = payload["detail"]
         return detail if isinstance(detail, str) else _format_detail(detail)
+    if isinstance(payload, dict) and "exception_detail" in payload:
+        # Prefect's 422: pydantic errors whose "input" echoes the whole request; keep the msg.
+        return _format_detail(payload["exception_detail"])
     return str(payload)[:500]
 
 

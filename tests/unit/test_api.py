@@ -94,3 +94,15 @@ def test_writes_are_counted() -> None:
     api.upsert_flow("a")
     api.update_deployment("1", {})
     assert api.writes == 2
+
+
+def test_validation_detail_keeps_the_message_not_the_echoed_input() -> None:
+    body = {"exception_message": "Invalid request received.",
+            "exception_detail": [{"type": "value_error", "loc": ["body"],
+                                  "msg": "Validation failed for field 'n'.",
+                                  "input": {"api_key": "do-not-echo"}}]}
+    api, _ = make(lambda r: httpx.Response(422, json=body))
+    with pytest.raises(ApiError) as info:
+        api.create_deployment({"name": "d"})
+    assert info.value.detail == "Validation failed for field 'n'."
+    assert "do-not-echo" not in info.value.render()

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from flowdeploy import templating as tpl
 from flowdeploy.api import PrefectApi
 from flowdeploy.errors import ApiError, ConfigError, ConfigErrors, DeploymentApplyError
-from flowdeploy.git import inferred_version
+from flowdeploy.git import inferred_version, repo_root
 from flowdeploy.plan import Action, Plan, PlannedDeployment, make_plan
 from flowdeploy.project import DeploymentSpec, Project, load_project
 from flowdeploy.runner import RunnerDeployment
@@ -103,6 +103,17 @@ def server_errors(
     return errors
 
 
+def _image_for(spec: DeploymentSpec, pools: PoolCache, image: str | None) -> str | None:
+    """``--image`` goes to the deployments that take one: those with a Docker build step,
+    and those whose work pool runs images."""
+    if not image:
+        return None
+    if spec.uses_image:
+        return image
+    pool = pools.get(spec.deployment.work_pool_name) if spec.deployment.work_pool_name else None
+    return image if pool is not None and takes_image(pool) else None
+
+
 def read_plan(
     settings: Settings, api: PrefectApi, reasons: dict[str, tuple[str, ...]] | None = None
 ) -> tuple[Project, Plan]:
@@ -110,7 +121,7 @@ def read_plan(
     api.check()
     project = load_project(
         settings.prefect_file,
-        repo_root=settings.project_dir.resolve(),
+        repo_root=repo_root(settings.prefect_file.parent) or settings.prefect_file.parent,
         lookups=ServerLookups(api),
         environ=settings.environ,
         names=settings.names,
@@ -119,15 +130,25 @@ def read_plan(
     )
     pools = PoolCache(api)
     targets = [
-        (
-            s.deployment.with_target(
-                None, settings.image if s.uses_image or settings.image else None
-            ),
-            s,
-        )
+        (s.deployment.with_target(None, _image_for(s, pools, settings.image)), s)
         for s in project.specs
     ]
-    errors = server_errors(targets, pools, settings.image)
+    errors = [
+        e
+        for dep, s in targets
+        for e in server_errors([(dep, s)], pools, dep.job_variables.get("image"))
+    ]
+    errors += [
+        ConfigError(
+            f"deployment {s.deployment.full_name!r} is built from a Docker build step, but no "
+            "image was given",
+            why="flowdeploy does not build images yet",
+            fix="build and push the image first, then pass it with --image REF",
+            where=s.where,
+        )
+        for dep, s in targets
+        if s.uses_image and not settings.image
+    ]
     if errors:
         raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
     specs = [s.model_copy(update={"deployment": dep}) for dep, s in targets]

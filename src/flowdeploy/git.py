@@ -23,6 +23,12 @@ def _repo(path: Path) -> git.Repo | None:
         return None
 
 
+def repo_root(path: Path) -> Path | None:
+    """The working tree that holds ``path``, or None outside a git repository."""
+    repo = _repo(path)
+    return Path(repo.working_tree_dir) if repo is not None and repo.working_tree_dir else None
+
+
 def inferred_version(path: Path, environ: Mapping[str, str]) -> str | None:
     """The version ``prefect deploy`` infers when prefect.yaml gives none.
 

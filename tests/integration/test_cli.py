@@ -32,6 +32,13 @@ def api(recording_proxy: RecordingProxy, monkeypatch: pytest.MonkeyPatch) -> Rec
     return recording_proxy
 
 
+def api_deployments(api_url: str) -> list[dict[str, object]]:
+    import httpx
+
+    rows: list[dict[str, object]] = httpx.post(f"{api_url}/deployments/filter", json={}).json()
+    return rows
+
+
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()
@@ -127,12 +134,29 @@ def test_invalid_configuration_exits_2_and_writes_nothing(
     assert api.writes() == []
 
 
-def test_image_needs_a_docker_pool(api: RecordingProxy, repo: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_image_goes_only_to_pools_that_run_images(
+        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "apply", "--project-dir", str(repo), "--all",
+                         "--image", "registry.test/flows:abc", "--format", "json")
+    assert code == 0, out + err
+    assert "registry.test" not in json.dumps(api_deployments(api.api_url))
+
+
+def test_docker_build_step_needs_a_pool_that_runs_images(
+        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (repo / "prefect.yaml").read_text().replace("pull:\n", (
+        "build:\n  - prefect_docker.deployments.steps.build_docker_image:\n"
+        "      id: build-image\n      image_name: registry.test/flows\n"
+        "      dockerfile: Dockerfile\npull:\n"), 1)
+    (repo / "prefect.yaml").write_text(text)
     code, _, err = run(capsys, "apply", "--project-dir", str(repo), "--all",
                        "--image", "registry.test/flows:abc")
     assert code == 2
     assert "work pool 'demo-pool' (type 'process') cannot run an image" in err
+    assert api.writes() == []
+    code, _, err = run(capsys, "apply", "--project-dir", str(repo), "--all")
+    assert code == 2
+    assert "no image was given" in err
     assert api.writes() == []
 
 

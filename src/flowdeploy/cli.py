@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from flowdeploy import report
 from flowdeploy.api import PrefectApi
-from flowdeploy.deploy import Results, apply_plan, read_plan
+from flowdeploy.deploy import Results, apply_plan, pools_without_workers, read_plan
 from flowdeploy.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigWarning, FlowdeployError
 from flowdeploy.plan import Plan
 from flowdeploy.settings import load_settings
@@ -102,7 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             elif args.format == "markdown":
                 print(report.render_markdown(plan, results))
             else:
-                print(report.render_results_text(results, settings.connection.ui_url), end="")
+                pools = {o.work_pool_name for o in results.outcomes if o.work_pool_name}
+                print(
+                    report.render_results_text(
+                        results, settings.connection.ui_url, pools_without_workers(api, pools)
+                    ),
+                    end="",
+                )
             return EXIT_FAILED if results.failed else EXIT_OK
     except FlowdeployError as exc:
         _error(err, exc, github)

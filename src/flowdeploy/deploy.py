@@ -103,6 +103,15 @@ def server_errors(
     return errors
 
 
+def pools_without_workers(api: PrefectApi, names: Iterable[str]) -> frozenset[str]:
+    """Push and managed pools: Prefect runs their flows itself, so no worker is suggested."""
+    return frozenset(
+        name
+        for name in set(names)
+        if str((api.read_work_pool(name) or {}).get("type", "")).endswith((":push", ":managed"))
+    )
+
+
 def _image_for(spec: DeploymentSpec, pools: PoolCache, image: str | None) -> str | None:
     """``--image`` goes to the deployments that take one: those with a Docker build step,
     and those whose work pool runs images."""

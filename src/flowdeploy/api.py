@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -61,9 +62,9 @@ class PrefectApi:
         connection: Connection,
         *,
         transport: httpx.BaseTransport | None = None,
-        retries: int = 6,
+        retries: int = 10,
         backoff: float = 0.2,
-        max_backoff: float = 8.0,
+        max_backoff: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 30.0,
     ) -> None:
@@ -73,6 +74,7 @@ class PrefectApi:
         self._max_backoff = max_backoff
         self._sleep = sleep
         self.writes = 0
+        self._lock = threading.Lock()
         self._client = httpx.Client(
             base_url=connection.api_url.rstrip("/") + "/",
             headers={**connection.headers(), "Accept": "application/json"},
@@ -258,6 +260,10 @@ def detail_of(response: httpx.Response) -> str:
     if isinstance(payload, dict) and "detail" in payload:
         detail = payload["detail"]
         return detail if isinstance(detail, str) else _format_detail(detail)
+    if isinstance(payload, dict) and "exception_detail" not in payload and (
+        "exception_message" in payload
+    ):
+        return str(payload["exception_message"])
     if isinstance(payload, dict) and "exception_detail" in payload:
         # Prefect's 422: pydantic errors whose "input" echoes the whole request; keep the msg.
         return _format_detail(payload["exception_detail"])

@@ -65,10 +65,11 @@ def test_plan_apply_and_rerun_without_writes(api: RecordingProxy, repo: Path,
     assert code == 0, out + err
     assert "etl/orders-nightly" in out and "created" in out
     assert "prefect worker start --pool 'demo-pool'" in out
-    writes = api.writes()
-    # One flow upsert per distinct flow (3), one deployment create per deployment (4).
-    assert sorted(str(w) for w in writes if "/flows/" in str(w)).__len__() == 3
-    assert len([w for w in writes if "/deployments/" in str(w)]) == 4
+    # One flow upsert per distinct flow (3), one deployment create per deployment (4);
+    # a 503 from SQLite under concurrent writes is retried and not counted.
+    writes = [w for w in api.writes() if w.status < 500]
+    assert len([w for w in writes if w.path == "/api/flows/"]) == 3
+    assert len([w for w in writes if w.path == "/api/deployments/"]) == 4
 
     api.clear()
     code, out, err = run(capsys, "apply", "--project-dir", str(repo), "--all")
@@ -90,9 +91,8 @@ def test_editing_one_parameter_plans_exactly_one_update(
                                                     "to": {"source": "clients"}}}
     assert api.writes() == []
     assert run(capsys, "apply", "--project-dir", str(repo), "--all")[0] == 0
-    assert [str(w) for w in api.writes()] == [
-        w for w in map(str, api.writes()) if "PATCH" in w]
-    assert len(api.writes()) == 1
+    writes = [w for w in api.writes() if w.status < 500]
+    assert [w.method for w in writes] == ["PATCH"]
     assert set(actions(plan_json(capsys, repo)).values()) == {"unchanged"}
 
 

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from flowdeploy import report
 from flowdeploy.api import PrefectApi
 from flowdeploy.deploy import Results, apply_plan, pools_without_workers, read_plan
-from flowdeploy.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigWarning, FlowdeployError
+from flowdeploy.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, FlowdeployError
 from flowdeploy.plan import Plan
 from flowdeploy.settings import load_settings
 
@@ -76,8 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     github = environ.get("GITHUB_ACTIONS") == "true"
     for secret in (environ.get("PREFECT_API_KEY"), environ.get("PREFECT_API_AUTH_STRING")):
         if secret and github:
-            # Registered before any other line, so the runner hides it everywhere after.
-            print(f"::add-mask::{secret}", flush=True)
+            # Registered before any other line, so the runner hides it everywhere after. On
+            # stderr (the runner reads commands there too) to keep --format json pure.
+            print(f"::add-mask::{secret}", file=sys.stderr, flush=True)
     try:
         settings = load_settings(
             environ,
@@ -91,25 +92,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         with PrefectApi(settings.connection) as api:
             project, plan = read_plan(settings, api)
+            if github:
+                for secret in project.secrets:
+                    print(f"::add-mask::{secret}", file=sys.stderr, flush=True)
+            secrets = (*settings.secrets, *project.secrets)
             for warning in project.warnings:
                 _warn(err, str(warning), github, warning.where)
-            if args.command == "plan":
-                _emit_plan(args.format, plan, project.warnings, err)
-                return EXIT_OK
-            results = _apply(plan, api, err, args.format)
+            results = None if args.command == "plan" else _apply(plan, api, err, args.format)
             if args.format == "json":
-                print(report.render_json(plan, results, project.warnings))
+                text = report.render_json(plan, results, project.warnings) + "\n"
             elif args.format == "markdown":
-                print(report.render_markdown(plan, results))
+                text = report.render_markdown(plan, results) + "\n"
+            elif results is None:
+                text = report.render_plan_text(plan)
             else:
                 pools = {o.work_pool_name for o in results.outcomes if o.work_pool_name}
-                print(
-                    report.render_results_text(
-                        results, settings.connection.ui_url, pools_without_workers(api, pools)
-                    ),
-                    end="",
+                text = report.render_results_text(
+                    results, settings.connection.ui_url, pools_without_workers(api, pools)
                 )
-            return EXIT_FAILED if results.failed else EXIT_OK
+            sys.stdout.write(redact(text, secrets))
+            return EXIT_FAILED if results and results.failed else EXIT_OK
     except FlowdeployError as exc:
         _error(err, exc, github)
         return exc.exit_code
@@ -132,13 +134,11 @@ def _apply(plan: Plan, api: PrefectApi, err: Console, fmt: str) -> Results:
         return apply_plan(plan, api, progress=lambda _: progress.advance(task))
 
 
-def _emit_plan(fmt: str, plan: Plan, warnings: Sequence[ConfigWarning], err: Console) -> None:
-    if fmt == "json":
-        print(report.render_json(plan, None, warnings))
-    elif fmt == "markdown":
-        print(report.render_markdown(plan))
-    else:
-        print(report.render_plan_text(plan), end="")
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """No secret in any output: block values and credentials become ***."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _warn(err: Console, message: str, github: bool, where: object = None) -> None:

@@ -81,6 +81,8 @@ class Project(BaseModel):
     root: Path
     specs: tuple[DeploymentSpec, ...]
     warnings: tuple[ConfigWarning, ...] = ()
+    secrets: frozenset[str] = frozenset()
+    """Values that came from blocks: never shown in any output."""
 
     @property
     def flow_names(self) -> frozenset[str]:
@@ -154,6 +156,7 @@ class _Loader:
         self.inferred_version = inferred_version
         self.errors: list[ConfigError] = []
         self.warnings: list[ConfigWarning] = []
+        self.secrets: set[str] = set()
 
     # -- reporting ---------------------------------------------------------------------
 
@@ -221,6 +224,7 @@ class _Loader:
             root=self.root,
             specs=tuple(specs),
             warnings=tuple(self.warnings),
+            secrets=frozenset(self.secrets),
         )
 
     def select(self, raw: list[Any], names: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
@@ -515,7 +519,11 @@ class _Loader:
         if parts is None:
             return tpl.MISSING
         data = self.lookups.block(parts[0], parts[1])
-        return tpl.MISSING if data is None else tpl.block_value(data, parts[2])
+        if data is None:
+            return tpl.MISSING
+        value = tpl.block_value(data, parts[2])
+        self.secrets.update(_strings(value))
+        return value
 
     def schedules(
         self, value: Any, outputs: dict[str, Any], problems: list[tpl.Unresolved], *at: str | int
@@ -659,6 +667,16 @@ class _Unavailable(dict[str, Any]):
     def __init__(self, fqn: str) -> None:
         super().__init__()
         self.fqn = fqn
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside a block's value; short ones would redact ordinary words."""
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    text = str(value) if value is not None and not isinstance(value, bool) else ""
+    return [text] if len(text) >= 4 else []
 
 
 def _step_or_env(outputs: dict[str, Any], environ: Mapping[str, str]) -> tpl.Resolver:

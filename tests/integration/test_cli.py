@@ -195,3 +195,27 @@ def test_one_failing_deployment_does_not_stop_the_others(
     doc = plan_json(capsys, repo)
     assert actions(doc)["etl/customers-hourly"] == "create"
     assert sorted(set(actions(doc).values())) == ["create", "unchanged"]
+
+
+def test_block_values_never_appear_in_output(
+        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from support.server import create_block
+
+    create_block(api.api_url, "secret", "warehouse-token", {"value": "s3cr3t-token-value"})
+    text = (repo / "prefect.yaml").read_text().replace(
+        "source: customers", "source: '{{ prefect.blocks.secret.warehouse-token }}'")
+    (repo / "prefect.yaml").write_text(text)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    for fmt in ("json", "markdown", "text"):
+        code, out, err = run(capsys, "apply", "--project-dir", str(repo), "--format", fmt)
+        assert code == 0, out + err
+        masks = err.splitlines()
+        assert masks[0] == "::add-mask::s3cr3t-token-value"
+        assert "s3cr3t-token-value" not in out + "\n".join(masks[1:])
+    (repo / "prefect.yaml").write_text(text.replace("warehouse-token }}", "warehouse-token }}x"))
+    code, out, _ = run(capsys, "plan", "--project-dir", str(repo), "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    change = next(d for d in doc["deployments"] if d["action"] == "update")
+    assert change["changes"]["parameters"]["from"] == {"source": "***"}

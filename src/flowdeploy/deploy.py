@@ -326,7 +326,7 @@ def apply_deployment(
             str(f["id"]): f["name"]
             for f in client.read_flows(sorted({str(d["flow_id"]) for d in current}))
         }
-        spec = DeploymentSpec(deployment=target, where=_nowhere(), flow_file=_nowhere().path)
+        spec = DeploymentSpec(deployment=target)
         plan = make_plan([spec], current, names, _automations(client))
         item = plan.items[0]
         if item.action is Action.UNCHANGED and item.deployment_id:
@@ -335,11 +335,3 @@ def apply_deployment(
     finally:
         if own:
             client.close()
-
-
-def _nowhere() -> Any:
-    from pathlib import Path
-
-    from flowdeploy.errors import Location
-
-    return Location(Path("<api>"))

@@ -69,8 +69,8 @@ class DeploymentSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     deployment: RunnerDeployment
-    where: Location
-    flow_file: Path
+    where: Location | None = None
+    flow_file: Path | None = None
     uses_image: bool = False
 
 

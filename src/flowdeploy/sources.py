@@ -1,0 +1,589 @@
+"""Read Python sources once and resolve names to where they are defined, without importing.
+
+flowdeploy must never run user code, so everything Prefect learns by importing a flow module is
+reconstructed here from the syntax tree: which file a dotted module name maps to (in the order
+Python's import system would search), and what a name used in a module refers to (a definition in
+the repository, a module-level value, a repository module, or a qualified name outside the
+repository such as ``typing.Optional``).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flowdeploy.errors import ConfigError, Location
+
+# Modules that are never taken from the repository: they are imported by the interpreter (or by
+# Prefect) before any user code runs, so a same-named file in the project cannot shadow them.
+_ALWAYS_EXTERNAL = frozenset(sys.stdlib_module_names) | {
+    "prefect",
+    "pydantic",
+    "pydantic_core",
+    "typing_extensions",
+    "annotated_types",
+}
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+# --- bindings: what a top-level statement binds a name to ------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportBinding:
+    """``import a.b`` binds ``a`` to module ``a``; ``import a.b as c`` binds ``c`` to ``a.b``."""
+
+    module: str
+    line: int
+    type_checking: bool
+
+
+@dataclass(frozen=True)
+class FromBinding:
+    """``from ..pkg import attr``: resolved lazily because relative imports need the module name."""
+
+    level: int
+    module: str
+    attr: str
+    line: int
+    type_checking: bool
+
+
+@dataclass(frozen=True)
+class DefBinding:
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    line: int
+    type_checking: bool
+
+
+@dataclass(frozen=True)
+class AssignBinding:
+    value: ast.expr
+    line: int
+    type_checking: bool
+
+
+@dataclass(frozen=True)
+class OpaqueBinding:
+    """A binding flowdeploy cannot follow (tuple unpacking, loops, ``global``...)."""
+
+    line: int
+    type_checking: bool
+
+
+Binding = ImportBinding | FromBinding | DefBinding | AssignBinding | OpaqueBinding
+
+
+@dataclass(frozen=True)
+class StarImport:
+    level: int
+    module: str
+    line: int
+
+
+@dataclass(frozen=True, eq=False)
+class SourceFile:
+    """One parsed file. Parsed once per :class:`SourceIndex`, shared by every module view."""
+
+    path: Path
+    data: bytes
+    tree: ast.Module
+    bindings: dict[str, Binding]
+    star_imports: tuple[StarImport, ...]
+    future_annotations: bool
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    if isinstance(test, ast.Name):
+        return test.id == "TYPE_CHECKING"
+    return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    """``if __name__ == "__main__":`` does not run when Prefect imports the module."""
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Eq)
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
+
+
+def _is_not_type_checking(test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.UnaryOp)
+        and isinstance(test.op, ast.Not)
+        and _is_type_checking(test.operand)
+    )
+
+
+def _bind_targets(target: ast.expr, line: int, tc: bool, out: dict[str, Binding]) -> None:
+    if isinstance(target, ast.Name):
+        out[target.id] = OpaqueBinding(line, tc)
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for elt in target.elts:
+            _bind_targets(elt, line, tc, out)
+    elif isinstance(target, ast.Starred):
+        _bind_targets(target.value, line, tc, out)
+
+
+def _collect(
+    body: Sequence[ast.stmt], tc: bool, out: dict[str, Binding], stars: list[StarImport]
+) -> None:
+    """Record top-level bindings in execution order, so a later binding replaces an earlier one."""
+    for stmt in body:
+        line = stmt.lineno
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    out[alias.asname] = ImportBinding(alias.name, line, tc)
+                else:
+                    top = alias.name.split(".")[0]
+                    out[top] = ImportBinding(top, line, tc)
+        elif isinstance(stmt, ast.ImportFrom):
+            for alias in stmt.names:
+                if alias.name == "*":
+                    stars.append(StarImport(stmt.level, stmt.module or "", line))
+                else:
+                    out[alias.asname or alias.name] = FromBinding(
+                        stmt.level, stmt.module or "", alias.name, line, tc
+                    )
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out[stmt.name] = DefBinding(stmt, line, tc)
+        elif isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    out[target.id] = AssignBinding(stmt.value, line, tc)
+                else:
+                    _bind_targets(target, line, tc, out)
+        elif isinstance(stmt, ast.AnnAssign):
+            if isinstance(stmt.target, ast.Name) and stmt.value is not None:
+                out[stmt.target.id] = AssignBinding(stmt.value, line, tc)
+        elif isinstance(stmt, ast.AugAssign):
+            _bind_targets(stmt.target, line, tc, out)
+        elif isinstance(stmt, ast.If):
+            if _is_type_checking(stmt.test):
+                _collect(stmt.body, True, out, stars)
+                _collect(stmt.orelse, tc, out, stars)
+            elif _is_main_guard(stmt.test):
+                _collect(stmt.orelse, tc, out, stars)
+            elif _is_not_type_checking(stmt.test):
+                _collect(stmt.orelse, True, out, stars)
+                _collect(stmt.body, tc, out, stars)
+            else:
+                # Which branch runs is unknown; the first branch is the usual "modern" one
+                # (``if sys.version_info >= ...``), so it wins.
+                _collect(stmt.orelse, tc, out, stars)
+                _collect(stmt.body, tc, out, stars)
+        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            for handler in getattr(stmt, "handlers", []):
+                if isinstance(handler, ast.ExceptHandler):
+                    _collect(handler.body, tc, out, stars)
+            # The ``try`` body is what runs when imports succeed, which they did for Prefect.
+            _collect(getattr(stmt, "body", []), tc, out, stars)
+            _collect(getattr(stmt, "orelse", []), tc, out, stars)
+            _collect(getattr(stmt, "finalbody", []), tc, out, stars)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                if item.optional_vars is not None:
+                    _bind_targets(item.optional_vars, line, tc, out)
+            _collect(stmt.body, tc, out, stars)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            _bind_targets(stmt.target, line, tc, out)
+        elif type(stmt).__name__ == "TypeAlias":  # ``type X = ...`` (Python 3.12+)
+            name = getattr(stmt, "name", None)
+            value = getattr(stmt, "value", None)
+            if isinstance(name, ast.Name) and isinstance(value, ast.expr):
+                out[name.id] = AssignBinding(value, line, tc)
+
+
+def _has_future_annotations(tree: ast.Module) -> bool:
+    return any(
+        isinstance(stmt, ast.ImportFrom)
+        and stmt.module == "__future__"
+        and any(alias.name == "annotations" for alias in stmt.names)
+        for stmt in tree.body
+    )
+
+
+# --- modules and resolution results -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Module:
+    """A module as Python would name it. ``search_dirs`` is ``__path__`` for packages."""
+
+    name: str
+    path: Path
+    is_package: bool = False
+    search_dirs: tuple[Path, ...] = ()
+    is_namespace: bool = False
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A ``def`` or ``class`` statement in the repository."""
+
+    module: Module
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+@dataclass(frozen=True)
+class Value:
+    """A module-level assignment in the repository (a constant, an alias, a flow object...)."""
+
+    module: Module
+    name: str
+    expr: ast.expr
+    line: int
+
+
+@dataclass(frozen=True)
+class Member:
+    """An attribute of a class defined in the repository, e.g. an enum member ``Color.RED``."""
+
+    owner: Definition
+    attr: str
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    module: Module
+
+
+@dataclass(frozen=True)
+class External:
+    """Something outside the repository, by qualified name, e.g. ``typing.Optional``."""
+
+    qualname: str
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    name: str
+    reason: str
+    where: Location | None = None
+
+
+Resolved = Definition | Value | Member | ModuleRef | External | Unresolved
+
+
+@dataclass
+class _Shared:
+    """State shared by every view of one index: the parse cache."""
+
+    files: dict[Path, SourceFile] = field(default_factory=dict)
+    scripts: dict[tuple[Path, Path], tuple[SourceIndex, Module]] = field(default_factory=dict)
+
+
+class SourceIndex:
+    """Parses each file at most once and resolves names across the repository.
+
+    ``roots`` are searched in order, like ``sys.path``. :meth:`for_script` returns a view for a
+    flow file loaded by path (Prefect puts the file's directory first on ``sys.path``), sharing
+    the parse cache.
+    """
+
+    def __init__(self, roots: Sequence[Path], *, _shared: _Shared | None = None) -> None:
+        seen: list[Path] = []
+        for root in roots:
+            resolved = root.resolve()
+            if resolved not in seen:
+                seen.append(resolved)
+        self.roots: tuple[Path, ...] = tuple(seen)
+        self._shared = _shared or _Shared()
+        self._modules: dict[str, Module | None] = {}
+        self._virtual: dict[str, Module] = {}
+
+    # -- parsing -----------------------------------------------------------------------------
+
+    def parse(self, path: Path) -> SourceFile:
+        """Parse ``path`` once; a syntax error becomes a :class:`ConfigError` at its line."""
+        key = path.resolve()
+        cached = self._shared.files.get(key)
+        if cached is not None:
+            return cached
+        try:
+            data = key.read_bytes()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read {path}",
+                why=exc.strerror or str(exc),
+                fix="check that the file exists and is readable",
+                where=Location(path),
+            ) from exc
+        try:
+            tree = ast.parse(data, filename=str(key))
+        except (SyntaxError, ValueError) as exc:
+            line = exc.lineno if isinstance(exc, SyntaxError) else None
+            reason = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+            raise ConfigError(
+                f"cannot parse {path}",
+                why=f"syntax error: {reason}",
+                fix="fix the syntax error (flowdeploy parses with "
+                f"Python {sys.version_info.major}.{sys.version_info.minor})",
+                where=Location(path, line),
+            ) from exc
+        bindings: dict[str, Binding] = {}
+        stars: list[StarImport] = []
+        _collect(tree.body, False, bindings, stars)
+        source = SourceFile(key, data, tree, bindings, tuple(stars), _has_future_annotations(tree))
+        self._shared.files[key] = source
+        return source
+
+    @property
+    def parsed_files(self) -> int:
+        """How many files have been parsed so far (for tests and benchmarks)."""
+        return len(self._shared.files)
+
+    # -- module lookup -------------------------------------------------------------------------
+
+    def for_script(self, path: Path, project_dir: Path) -> tuple[SourceIndex, Module]:
+        """A view for a flow file Prefect loads by path, and the module it becomes.
+
+        Prefect names the module after the file stem, puts the file's directory and the working
+        directory first on ``sys.path``, and gives the module those two directories as
+        ``__path__`` (so ``from .x import y`` finds a sibling file).
+        """
+        path = path.resolve()
+        key = (path, project_dir.resolve())
+        cached = self._shared.scripts.get(key)
+        if cached is not None:
+            return cached
+        parent = path.parent
+        view = SourceIndex((parent, project_dir, *self.roots), _shared=self._shared)
+        dirs = tuple(dict.fromkeys((parent, key[1])))
+        module = Module(path.stem, path, is_package=True, search_dirs=dirs)
+        view._virtual[module.name] = module
+        self._shared.scripts[key] = (view, module)
+        return view, module
+
+    def find_module(self, name: str) -> Module | None:
+        """The repository module ``name`` maps to, or None when it lives outside the repository."""
+        if name in self._modules:
+            return self._modules[name]
+        found = self._find_module(name)
+        self._modules[name] = found
+        return found
+
+    def _find_module(self, name: str) -> Module | None:
+        parts = name.split(".")
+        if not all(part.isidentifier() for part in parts):
+            return None
+        head = self._virtual.get(parts[0])
+        if head is None:
+            if parts[0] in _ALWAYS_EXTERNAL:
+                return None
+            head = _find_in(parts[0], self.roots)
+        if head is None:
+            return None
+        module = head
+        for i in range(2, len(parts) + 1):
+            if not module.search_dirs:
+                return None
+            child = _find_in(".".join(parts[:i]), module.search_dirs)
+            if child is None:
+                return None
+            module = child
+        return module
+
+    def module_for_file(self, path: Path) -> Module | None:
+        """The dotted module a repository file is importable as, from the first root holding it."""
+        path = path.resolve()
+        for root in self.roots:
+            try:
+                rel = path.relative_to(root)
+            except ValueError:
+                continue
+            parts = list(rel.with_suffix("").parts)
+            if parts and parts[-1] == "__init__":
+                parts = parts[:-1]
+            if parts and all(p.isidentifier() for p in parts):
+                found = self.find_module(".".join(parts))
+                if found is not None and found.path == path:
+                    return found
+        return None
+
+    def source(self, module: Module) -> SourceFile | None:
+        """The parsed file of a module; None for namespace packages, which have no file."""
+        if module.is_namespace:
+            return None
+        return self.parse(module.path)
+
+    # -- name resolution -----------------------------------------------------------------------
+
+    def resolve_name(self, module: Module, name: str) -> Resolved:
+        """What ``name`` refers to at module level in ``module``."""
+        return self._resolve_name(module, name, set())
+
+    def resolve_expr(self, module: Module, expr: ast.expr) -> Resolved:
+        """What a ``Name`` or a dotted ``Attribute`` chain refers to."""
+        return self._resolve_expr(module, expr, set())
+
+    def is_runtime_name(self, module: Module, name: str) -> bool:
+        """Whether ``name`` exists in the module's globals when it runs (not TYPE_CHECKING-only)."""
+        source = self.source(module)
+        if source is None:
+            return False
+        binding = source.bindings.get(name)
+        if binding is not None:
+            return not binding.type_checking
+        if source.star_imports:
+            return True  # a star import may bind it; assume it does rather than guess it doesn't
+        return name in _BUILTIN_NAMES
+
+    def follow(self, resolved: Resolved) -> Resolved:
+        """Follow module-level aliases (``X = other.Y``) to what they finally name."""
+        seen: set[tuple[Path, str]] = set()
+        while isinstance(resolved, Value) and isinstance(resolved.expr, (ast.Name, ast.Attribute)):
+            key = (resolved.module.path, resolved.name)
+            if key in seen:
+                return Unresolved(resolved.name, "circular alias")
+            seen.add(key)
+            resolved = self.resolve_expr(resolved.module, resolved.expr)
+        return resolved
+
+    def _resolve_expr(
+        self, module: Module, expr: ast.expr, seen: set[tuple[Path, str]]
+    ) -> Resolved:
+        if isinstance(expr, ast.Name):
+            return self._resolve_name(module, expr.id, seen)
+        if isinstance(expr, ast.Attribute):
+            base = self.follow(self._resolve_expr(module, expr.value, seen))
+            return self._attribute(base, expr.attr, seen)
+        return Unresolved(ast.unparse(expr), "not a name", Location(module.path, expr.lineno))
+
+    def _attribute(self, base: Resolved, attr: str, seen: set[tuple[Path, str]]) -> Resolved:
+        if isinstance(base, ModuleRef):
+            return self._module_attribute(base.module, attr, seen)
+        if isinstance(base, External):
+            return External(f"{base.qualname}.{attr}")
+        if isinstance(base, Definition) and isinstance(base.node, ast.ClassDef):
+            return Member(base, attr)
+        if isinstance(base, Unresolved):
+            return base
+        return Unresolved(attr, "attribute of a value flowdeploy cannot follow")
+
+    def _module_attribute(self, module: Module, attr: str, seen: set[tuple[Path, str]]) -> Resolved:
+        source = self.source(module)
+        if source is not None and (attr in source.bindings or source.star_imports):
+            found = self._resolve_name(module, attr, seen)
+            if not isinstance(found, Unresolved):
+                return found
+        sub = self.find_module(f"{module.name}.{attr}")
+        if sub is not None:
+            return ModuleRef(sub)
+        return Unresolved(attr, f"module {module.name!r} does not define {attr!r}")
+
+    def _resolve_name(self, module: Module, name: str, seen: set[tuple[Path, str]]) -> Resolved:
+        key = (module.path, name)
+        if key in seen:
+            return Unresolved(name, "circular import", Location(module.path))
+        seen = seen | {key}
+        source = self.source(module)
+        if source is None:  # namespace package: only submodules
+            sub = self.find_module(f"{module.name}.{name}")
+            return ModuleRef(sub) if sub else Unresolved(name, "not found")
+        binding = source.bindings.get(name)
+        if binding is None:
+            return self._unbound(module, source, name, seen)
+        where = Location(module.path, binding.line)
+        if isinstance(binding, DefBinding):
+            return Definition(module, binding.node)
+        if isinstance(binding, AssignBinding):
+            return Value(module, name, binding.value, binding.line)
+        if isinstance(binding, ImportBinding):
+            found = self.find_module(binding.module)
+            return ModuleRef(found) if found else External(binding.module)
+        if isinstance(binding, FromBinding):
+            target = self._absolute(module, binding.level, binding.module)
+            if target is None:
+                return Unresolved(name, "relative import beyond the top-level package", where)
+            found = self.find_module(target)
+            if found is None:
+                return External(f"{target}.{binding.attr}" if target else binding.attr)
+            return self._module_attribute(found, binding.attr, seen)
+        return Unresolved(name, "bound in a way flowdeploy cannot follow", where)
+
+    def _unbound(
+        self, module: Module, source: SourceFile, name: str, seen: set[tuple[Path, str]]
+    ) -> Resolved:
+        for star in reversed(source.star_imports):
+            target = self._absolute(module, star.level, star.module)
+            found = self.find_module(target) if target else None
+            if found is not None:
+                inner = self.source(found)
+                if inner is not None and name in inner.bindings and not name.startswith("_"):
+                    return self._resolve_name(found, name, seen)
+            elif target and _external_has(target, name):
+                return External(f"{target}.{name}")
+        if name in _BUILTIN_NAMES:
+            return External(f"builtins.{name}")
+        return Unresolved(name, f"{name!r} is not defined in {module.name}", Location(module.path))
+
+    @staticmethod
+    def _absolute(module: Module, level: int, name: str) -> str | None:
+        if level == 0:
+            return name
+        package = module.name if module.is_package else module.name.rpartition(".")[0]
+        parts = package.split(".") if package else []
+        if level - 1 > len(parts) or not parts:
+            return None
+        base = parts[: len(parts) - (level - 1)]
+        if not base:
+            return None
+        return ".".join([*base, name]) if name else ".".join(base)
+
+
+def _find_in(qualified: str, dirs: Sequence[Path]) -> Module | None:
+    """Find the last component of ``qualified`` in ``dirs`` the way ``FileFinder`` does."""
+    part = qualified.rpartition(".")[2]
+    namespace: list[Path] = []
+    for directory in dirs:
+        package = directory / part
+        init = package / "__init__.py"
+        if init.is_file():
+            return Module(qualified, init.resolve(), True, (package.resolve(),))
+        file = directory / f"{part}.py"
+        if file.is_file():
+            return Module(qualified, file.resolve())
+        if package.is_dir():
+            namespace.append(package.resolve())
+    if namespace:
+        return Module(qualified, namespace[0], True, tuple(namespace), is_namespace=True)
+    return None
+
+
+# Star imports from these are common in flow code (``from typing import *``); their public names
+# are known without importing anything from the user's environment.
+_STAR_SAFE = frozenset(
+    {"typing", "typing_extensions", "datetime", "decimal", "uuid", "pathlib", "enum"}
+)
+
+
+def _external_has(module: str, name: str) -> bool:
+    if module not in _STAR_SAFE:
+        return False
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return False
+    public = getattr(mod, "__all__", None)
+    return name in public if isinstance(public, (list, tuple)) else hasattr(mod, name)
+
+
+def iter_names(expr: ast.expr) -> Iterator[ast.Name]:
+    """Every ``Name`` an expression loads, outside nested string annotations."""
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Name):
+            yield node

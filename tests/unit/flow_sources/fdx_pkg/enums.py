@@ -1,0 +1,13 @@
+from enum import Enum
+
+
+class Status(str, Enum):
+    NEW = "new"
+    DONE = "done"
+
+
+class Priority(Enum):
+    """How urgent."""
+
+    LOW = 1
+    HIGH = 2

@@ -1,0 +1,11 @@
+from pydantic import BaseModel
+
+
+class Address(BaseModel):
+    """A different model with the same name."""
+
+    line1: str
+
+
+class Same(BaseModel):
+    x: int = 1

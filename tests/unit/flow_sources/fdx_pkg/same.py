@@ -1,0 +1,5 @@
+from pydantic import BaseModel
+
+
+class Same(BaseModel):
+    x: int = 1

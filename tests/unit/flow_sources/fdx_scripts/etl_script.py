@@ -1,0 +1,9 @@
+from helpers_mod import Params
+from prefect import flow
+
+from .rel_mod import Mode
+
+
+@flow
+def etl(params: Params, mode: Mode = Mode.FAST):
+    """Script with sibling imports."""

@@ -1,0 +1,5 @@
+from pydantic import BaseModel
+
+
+class Params(BaseModel):
+    size: int = 1

@@ -1,0 +1,5 @@
+from enum import Enum
+
+
+class Mode(Enum):
+    FAST = "fast"

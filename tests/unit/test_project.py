@@ -234,3 +234,10 @@ def test_legacy_schedule_and_triggers(tmp_path: Path) -> None:
     assert dep.triggers == [{"type": "event", "expect": ["x.done"],
                              "parameters": {"n": "{{ event.name }}"},
                              "name": "daily__automation_1"}]
+
+
+def test_sla_is_a_warning_not_silence(tmp_path: Path) -> None:
+    p = project(tmp_path, BASIC + "    sla:\n      - duration: 60\n")
+    assert [w.message for w in p.warnings] == [
+        "'sla' is not applied: SLAs exist only on Prefect Cloud and flowdeploy does not "
+        "manage them yet"]

@@ -160,33 +160,27 @@ class PrefectApi:
         return list(self._paginate("/flows/filter", {"flows": {"id": {"any_": ids}}}))
 
     def read_work_pool(self, name: str) -> dict[str, Any] | None:
-        response = self.request("GET", f"/work_pools/{quote(name, safe='')}")
-        if response.status_code == 404:
-            return None
-        if not response.is_success:
-            raise _error(response, f"read work pool {name!r}")
-        result: dict[str, Any] = response.json()
-        return result
+        return self._get_or_none(f"/work_pools/{quote(name, safe='')}", f"work pool {name!r}")
 
     def read_variable(self, name: str) -> dict[str, Any] | None:
-        response = self.request("GET", f"/variables/name/{quote(name, safe='')}")
-        if response.status_code == 404:
-            return None
-        if not response.is_success:
-            raise _error(response, f"read variable {name!r}")
-        result: dict[str, Any] = response.json()
-        return result
+        return self._get_or_none(f"/variables/name/{quote(name, safe='')}", f"variable {name!r}")
 
     def read_block_document(self, type_slug: str, name: str) -> dict[str, Any] | None:
         path = (
             f"/block_types/slug/{quote(type_slug, safe='')}/block_documents/name/"
             f"{quote(name, safe='')}"
         )
-        response = self.request("GET", path, params={"include_secrets": "true"})
+        return self._get_or_none(
+            path, f"block {type_slug}/{name}", params={"include_secrets": "true"}
+        )
+
+    def _get_or_none(self, path: str, what: str, **kwargs: Any) -> dict[str, Any] | None:
+        """One object, or None when the server says it does not exist."""
+        response = self.request("GET", path, **kwargs)
         if response.status_code == 404:
             return None
         if not response.is_success:
-            raise _error(response, f"read block {type_slug}/{name}")
+            raise _error(response, f"read {what}")
         result: dict[str, Any] = response.json()
         return result
 
@@ -260,8 +254,10 @@ def detail_of(response: httpx.Response) -> str:
     if isinstance(payload, dict) and "detail" in payload:
         detail = payload["detail"]
         return detail if isinstance(detail, str) else _format_detail(detail)
-    if isinstance(payload, dict) and "exception_detail" not in payload and (
-        "exception_message" in payload
+    if (
+        isinstance(payload, dict)
+        and "exception_detail" not in payload
+        and ("exception_message" in payload)
     ):
         return str(payload["exception_message"])
     if isinstance(payload, dict) and "exception_detail" in payload:

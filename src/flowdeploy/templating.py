@@ -109,8 +109,9 @@ def render(
     for pull steps, which workers resolve at run time) and is not reported.
     """
     found = problems if problems is not None else []
-    if isinstance(template, dict):
-        return {
+    if isinstance(template, (dict, list)):
+        items = template.items() if isinstance(template, dict) else enumerate(template)
+        rendered = {
             k: render(
                 v,
                 kinds,
@@ -120,21 +121,9 @@ def render(
                 keep_missing=keep_missing,
                 problems=found,
             )
-            for k, v in template.items()
+            for k, v in items
         }
-    if isinstance(template, list):
-        return [
-            render(
-                v,
-                kinds,
-                resolve,
-                path=(*path, i),
-                skip_prefixes=skip_prefixes,
-                keep_missing=keep_missing,
-                problems=found,
-            )
-            for i, v in enumerate(template)
-        ]
+        return rendered if isinstance(template, dict) else list(rendered.values())
     if not isinstance(template, str):
         return template
     matches = [

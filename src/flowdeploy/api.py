@@ -139,8 +139,14 @@ class PrefectApi:
     # -- reads -----------------------------------------------------------------------
 
     def check(self) -> None:
-        """Fail early, with a clear message, when the API is unreachable or refuses us."""
-        response = self.request("GET", "/health")
+        """Fail early, with a clear message, when the API is unreachable or refuses us.
+
+        Both are configuration errors (exit 2): nothing has been written yet.
+        """
+        try:
+            response = self.request("GET", "/health")
+        except ApiError as exc:
+            raise ConfigError(exc.what, why=exc.why, fix=exc.fix) from None
         if response.status_code in (401, 403):
             raise ConfigError(
                 "the Prefect API refused the credentials",
@@ -149,7 +155,8 @@ class PrefectApi:
                 "(self-hosted basic auth)",
             )
         if not response.is_success:
-            raise _error(response, "check the Prefect API health")
+            error = _error(response, "reach the Prefect API")
+            raise ConfigError(error.what, why=error.why, fix=error.fix)
 
     def read_deployments(self) -> list[dict[str, Any]]:
         return list(self._paginate("/deployments/filter", {}))

@@ -106,3 +106,19 @@ def test_validation_detail_keeps_the_message_not_the_echoed_input() -> None:
         api.create_deployment({"name": "d"})
     assert info.value.detail == "Validation failed for field 'n'."
     assert "do-not-echo" not in info.value.render()
+
+
+def test_unreachable_or_wrong_api_is_a_configuration_error() -> None:
+    from flowdeploy.errors import EXIT_CONFIG, ConfigError
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    for handler, text in ((refuse, "cannot reach the Prefect API"),
+                          (lambda r: httpx.Response(404, text="nope"), "HTTP 404"),
+                          (lambda r: httpx.Response(401), "refused the credentials")):
+        api, _ = make(handler)
+        with pytest.raises(ConfigError) as info:
+            api.check()
+        assert text in info.value.render()
+        assert info.value.exit_code == EXIT_CONFIG

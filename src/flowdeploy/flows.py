@@ -112,7 +112,6 @@ class FlowReader:
         index, module = self._module(entrypoint, module_part, where)
         analyzer = self._analyzers.setdefault(id(index), Analyzer(index))
         analyzer.warnings = []
-        index.parse(module.path)
         found = self._object(index, module, attr_path, entrypoint, where)
         source = self._flow_source(analyzer, found, entrypoint, where)
         return self._info(analyzer, source, entrypoint)

@@ -30,7 +30,7 @@ import operator
 import re
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import PurePath, PurePosixPath
@@ -165,6 +165,30 @@ def _parameters(items: list[list[str]]) -> dict[str, str]:
     return found
 
 
+def _section_at(lines: list[str], offset: int) -> str | None:
+    """The kind of section starting at ``offset`` if griffe accepts it as one, else None.
+
+    A title line ``Word:`` counts only with a blank line above and indented content right
+    below (or after exactly one blank line); unknown titles are admonitions (``Note:``).
+    """
+    line = lines[offset]
+    match = _RE_ADMONITION.match(line) if ":" in line else None
+    if match is None:
+        return None
+    blank_above = offset == 0 or _is_empty(lines[offset - 1])
+    has_next = offset < len(lines) - 1
+    has_next2 = offset < len(lines) - 2
+    blank_below = has_next and _is_empty(lines[offset + 1])
+    blanks_below = has_next2 and _is_empty(lines[offset + 2])
+    indented_below = has_next and not blank_below and lines[offset + 1].startswith(" ")
+    indented2_below = has_next2 and not blanks_below and lines[offset + 2].startswith(" ")
+    if not (indented_below or indented2_below) or not blank_above:
+        return None
+    if indented2_below and blank_below:
+        return None
+    return _SECTION_KINDS.get(match.group("type").lower(), "admonition")
+
+
 def parameter_docstrings(docstring: str | None) -> dict[str, str]:
     """Parameter descriptions from a Google-style docstring, as Prefect reads them.
 
@@ -179,40 +203,15 @@ def parameter_docstrings(docstring: str | None) -> dict[str, str]:
     in_code = False
     offset = 0
     while offset < len(lines):
-        line = lines[offset]
-        fence = line.lstrip(" ").startswith("```")
-        if in_code or fence:
-            in_code = in_code != fence
-            offset += 1
-            continue
-        match = _RE_ADMONITION.match(line) if ":" in line else None
-        if match is None:
-            offset += 1
-            continue
-        kind = _SECTION_KINDS.get(match.group("type").lower())
-        blank_above = offset == 0 or _is_empty(lines[offset - 1])
-        has_next = offset < len(lines) - 1
-        has_next2 = offset < len(lines) - 2
-        blank_below = has_next and _is_empty(lines[offset + 1])
-        blanks_below = has_next2 and _is_empty(lines[offset + 2])
-        indented_below = has_next and not blank_below and lines[offset + 1].startswith(" ")
-        indented2_below = has_next2 and not blanks_below and lines[offset + 2].startswith(" ")
-        if not (indented_below or indented2_below) or not blank_above:
-            offset += 1
-            continue
-        if indented2_below and blank_below:
-            offset += 1
-            continue
-        if kind == "examples" or kind is None:
-            text, offset = _read_block(lines, offset + 1)
-            if not text and kind is None:
-                pass  # griffe keeps the line as text and moves on
-        else:
+        fence = lines[offset].lstrip(" ").startswith("```")
+        kind = None if in_code or fence else _section_at(lines, offset)
+        in_code = in_code != fence
+        if kind in ("examples", "admonition"):
+            _, offset = _read_block(lines, offset + 1)
+        elif kind is not None:
             items, offset = _read_block_items(lines, offset + 1)
-            if kind == "parameters":
-                params = _parameters(items)
-                if params:
-                    result = params
+            params = _parameters(items) if kind == "parameters" else {}
+            result = params or result
         offset += 1
     return result
 
@@ -487,7 +486,6 @@ def _fixed(**json: Any) -> Fixed:
     return Fixed(tuple(json.items()))
 
 
-_STRING = {"type": "string"}
 _SCALARS: dict[str, Node] = {
     "builtins.int": Scalar("int"),
     "builtins.float": Scalar("float"),
@@ -798,8 +796,9 @@ class Analyzer:
         if warning not in self.warnings:
             self.warnings.append(warning)
 
-    def target(self, module: Module, expr: ast.expr) -> Resolved:
-        found = self.index.follow(self.index.resolve_expr(module, expr))
+    def target(self, module: Module, expr: ast.expr, *, before: int | None = None) -> Resolved:
+        """What a name refers to, aliases followed; ``before``: as the statement there sees it."""
+        found = self.index.follow(self.index.resolve_expr(module, expr, before=before))
         if isinstance(found, External):
             return External(normalize_qualname(found.qualname))
         return found
@@ -816,15 +815,18 @@ class Analyzer:
             items = [self.evaluate(module, e) for e in expr.elts]
             if isinstance(expr, ast.List):
                 return items
-            return tuple(items) if isinstance(expr, ast.Tuple) else set(items)
+            if isinstance(expr, ast.Tuple):
+                return tuple(items)
+            return _hashed(lambda: set(items), expr.lineno)
         if isinstance(expr, ast.Dict):
             if any(k is None for k in expr.keys):
                 raise NotStatic("dict unpacking", expr.lineno)
-            return {
-                self.evaluate(module, k): self.evaluate(module, v)
+            pairs = [
+                (self.evaluate(module, k), self.evaluate(module, v))
                 for k, v in zip(expr.keys, expr.values, strict=True)
                 if k is not None
-            }
+            ]
+            return _hashed(lambda: dict(pairs), expr.lineno)
         if isinstance(expr, ast.UnaryOp):
             operand = self.evaluate(module, expr.operand)
             return self._unary(expr, operand)
@@ -1004,7 +1006,7 @@ class Analyzer:
     def _class_kind(self, definition: Definition, node: ast.ClassDef) -> str | None:
         for base in node.bases:
             base_expr = base.value if isinstance(base, ast.Subscript) else base
-            found = self.target(definition.module, base_expr)
+            found = self.target(definition.module, base_expr, before=node.lineno)
             if isinstance(found, External):
                 kind = _BASE_KINDS.get(found.qualname)
                 if kind == "unsupported":
@@ -1035,7 +1037,7 @@ class Analyzer:
         out: list[ClassInfo] = []
         for base in info.node.bases:
             base_expr = base.value if isinstance(base, ast.Subscript) else base
-            found = self.target(info.module, base_expr)
+            found = self.target(info.module, base_expr, before=info.node.lineno)
             if isinstance(found, Definition):
                 inner = self.class_info(found)
                 if inner is not None:
@@ -1072,7 +1074,7 @@ class Analyzer:
 
     def _enum_mixin(self, info: ClassInfo) -> str | None:
         for base in info.node.bases:
-            found = self.target(info.module, base)
+            found = self.target(info.module, base, before=info.node.lineno)
             if isinstance(found, External):
                 mixin = {
                     "builtins.str": "str",
@@ -1116,6 +1118,14 @@ class Analyzer:
             except ValueError:
                 return raw
         return raw
+
+
+def _hashed(build: Callable[[], Any], line: int) -> Any:
+    """Build a set or dict; unhashable members mean the code would fail, not a constant."""
+    try:
+        return build()
+    except TypeError as exc:
+        raise NotStatic(f"unhashable value: {exc}", line) from exc
 
 
 def _auto_value(mixin: str | None, name: str, last: list[Any]) -> Any:
@@ -1402,21 +1412,17 @@ class Translator:
             return base
         return Unresolved(ast.unparse(expr), "not a name")
 
-    class _AliasGuard:
-        def __init__(self, translator: Translator, key: tuple[str, str]) -> None:
-            self.translator = translator
-            self.key = key
-
-        def __enter__(self) -> None:
-            if self.key in self.translator._aliases:
-                raise _Unresolvable(f"recursive type alias {self.key[1]!r}")
-            self.translator._aliases.add(self.key)
-
-        def __exit__(self, *exc: object) -> None:
-            self.translator._aliases.discard(self.key)
-
-    def _alias(self, value: Value) -> Translator._AliasGuard:
-        return Translator._AliasGuard(self, (str(value.module.path), value.name))
+    @contextlib.contextmanager
+    def _alias(self, value: Value) -> Iterator[None]:
+        """Follow a type alias once; an alias that reaches itself is not a type."""
+        key = (str(value.module.path), value.name)
+        if key in self._aliases:
+            raise _Unresolvable(f"recursive type alias {value.name!r}")
+        self._aliases.add(key)
+        try:
+            yield
+        finally:
+            self._aliases.discard(key)
 
     def _target(
         self,
@@ -1514,7 +1520,7 @@ class Translator:
             return Lit(tuple(self._literal_values(module, args, foreign)))
         if qualname == "typing.Annotated":
             peeled = self.peel(module, expr, foreign)
-            return _apply_fields(peeled, self, module)
+            return _apply_fields(peeled)
         if qualname in _LISTS:
             return Seq("list", self.node(module, args[0], foreign))
         if qualname in _SETS:
@@ -1623,7 +1629,7 @@ class Translator:
                 node: Node = Seq(kind, self.node(module, item_expr, foreign))
             else:
                 node = Scalar(kind)
-            return constrain(node, args.constraints, self, module)
+            return constrain(node, args.constraints)
         raise _Unresolvable(f"annotation {ast.unparse(call)!r} is a call flowdeploy cannot follow")
 
     def _static(self, module: Module, expr: ast.expr) -> Any:
@@ -1669,7 +1675,7 @@ class Translator:
         """A ``pydantic.Field(...)`` (or ``dataclasses.field(...)``) call, read statically."""
         args = FieldArgs()
         if call.args:
-            self._set(module, args, "default", call.args[0])
+            self.read_into(module, args, "default", call.args[0])
         for kw in call.keywords:
             key = kw.arg
             if key is None:
@@ -1689,7 +1695,7 @@ class Translator:
                 "json_schema_extra",
                 "deprecated",
             ):
-                self._set(module, args, key, kw.value)
+                self.read_into(module, args, key, kw.value)
             elif key in _CONSTRAINTS:
                 try:
                     args.constraints.append((key, self.analyzer.evaluate(module, kw.value)))
@@ -1699,7 +1705,8 @@ class Translator:
                 self.warn("Field(discriminator=...) is not reproduced", module)
         return args
 
-    def _set(self, module: Module, args: FieldArgs, key: str, expr: ast.expr) -> None:
+    def read_into(self, module: Module, args: FieldArgs, key: str, expr: ast.expr) -> None:
+        """Set ``args.attrs[key]`` to the constant ``expr``; warn when it is not one."""
         try:
             args.attrs[key] = self.analyzer.evaluate(module, expr)
         except NotStatic as exc:
@@ -1733,25 +1740,21 @@ def _nested_class(member: Member) -> Definition | None:
     return None
 
 
-def constrain(
-    node: Node, constraints: Sequence[tuple[str, Any]], translator: Translator, module: Module
-) -> Node:
+def constrain(node: Node, constraints: Sequence[tuple[str, Any]]) -> Node:
     """Apply ``Field``/``annotated-types`` constraints the way pydantic's known metadata does."""
     for key, value in constraints:
-        node = _constrain_one(node, key, value, translator, module)
+        node = _constrain_one(node, key, value)
     return node
 
 
-def _constrain_one(
-    node: Node, key: str, value: Any, translator: Translator, module: Module
-) -> Node:
+def _constrain_one(node: Node, key: str, value: Any) -> Node:
     """pydantic's ``apply_known_metadata`` for one constraint."""
     if isinstance(value, re.Pattern):
         value = value.pattern
     if isinstance(node, Nullable):
-        return Nullable(_constrain_one(node.inner, key, value, translator, module))
+        return Nullable(_constrain_one(node.inner, key, value))
     if isinstance(node, Meta):
-        inner = _constrain_one(node.inner, key, value, translator, module)
+        inner = _constrain_one(node.inner, key, value)
         return Meta(inner, node.updates, node.extra)
     if key in _NATIVE.get(_core_type(node), ()):
         return _native(node, key, value)
@@ -1811,11 +1814,11 @@ def _updates(info: FieldArgs) -> tuple[tuple[tuple[str, Any], ...], tuple[tuple[
     return tuple(updates.items()), extra_pairs
 
 
-def _apply_fields(peeled: Peeled, translator: Translator, module: Module) -> Node:
+def _apply_fields(peeled: Peeled) -> Node:
     """``Annotated`` metadata on a nested type: constraints, then JSON updates on that type."""
-    node = constrain(peeled.node, peeled.constraints, translator, module)
+    node = constrain(peeled.node, peeled.constraints)
     for info in peeled.fields:
-        node = constrain(node, info.constraints, translator, module)
+        node = constrain(node, info.constraints)
         updates, extra = _updates(info)
         if updates or extra:
             if isinstance(node, Meta):
@@ -1857,7 +1860,7 @@ def _assigned(translator: Translator, module: Module, value: ast.expr | None) ->
         if isinstance(func, External) and func.qualname in _FIELD_CALLS:
             return translator.field_args(module, value)
     args = FieldArgs()
-    translator._set(module, args, "default", value)
+    translator.read_into(module, args, "default", value)
     return args
 
 
@@ -1875,7 +1878,7 @@ def field_spec(
         translator.warn(f"field {name!r}: {exc.reason}; untyped", module)
         peeled = Peeled(AnyT(), [], [])
     info = merge_fields([*peeled.fields, _assigned(translator, module, value)])
-    node = constrain(peeled.node, [*peeled.constraints, *info.constraints], translator, module)
+    node = constrain(peeled.node, [*peeled.constraints, *info.constraints])
     alias = info.attrs.get("validation_alias")
     if not isinstance(alias, str):
         alias = info.attrs.get("alias")
@@ -1983,11 +1986,21 @@ class ClassFields:
 # ================================================================================================
 
 
+# settings that change a model's JSON schema and are not modelled here
+_UNSUPPORTED_CONFIG = frozenset(
+    {
+        "alias_generator",
+        "field_title_generator",
+        "model_title_generator",
+        "str_min_length",
+        "str_max_length",
+        "use_attribute_docstrings",
+    }
+)
+
+
 class _InvalidDefinition(_InvalidJson):
     """A class whose schema is invalid: a reference to it is invalid too (a union skips it)."""
-
-
-_TITLE_KEYS = ("title",)
 
 
 def _title_from_name(name: str) -> str:
@@ -2221,6 +2234,14 @@ class JsonGenerator:
             return self._enum(info)
         out = self.object(self.classes.fields(info))
         config = self.classes.config(info) if info.kind == "model" else {}
+        for key in sorted(_UNSUPPORTED_CONFIG & config.keys()):
+            if config[key]:
+                self.analyzer.warn(
+                    f"model_config[{key!r}] of {info.qualname} changes its JSON schema in ways "
+                    "flowdeploy does not reproduce",
+                    info.module,
+                    info.node.lineno,
+                )
         title = config.get("title")
         out["title"] = title if isinstance(title, str) else info.node.name
         docstring = ast.get_docstring(info.node, clean=False)
@@ -2610,7 +2631,7 @@ def _param_field(
         }
     )
     info = merge_fields([*peeled.fields, prefect])
-    node = constrain(peeled.node, [*peeled.constraints, *info.constraints], translator, module)
+    node = constrain(peeled.node, [*peeled.constraints, *info.constraints])
     has_default = default is not Ellipsis
     return FieldSpec(
         param.name,

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import ast
 import builtins
-import importlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,6 +96,27 @@ class SourceFile:
     bindings: dict[str, Binding]
     star_imports: tuple[StarImport, ...]
     future_annotations: bool
+    # every binding of each name, in execution order (``class Model(Model)`` needs the earlier one)
+    history: dict[str, list[Binding]] = field(default_factory=dict)
+
+    def binding_before(self, name: str, line: int | None) -> Binding | None:
+        """The binding of ``name`` in effect when the statement at ``line`` starts."""
+        if line is None:
+            return self.bindings.get(name)
+        earlier = [b for b in self.history.get(name, ()) if b.line < line]
+        return earlier[-1] if earlier else None
+
+
+class _Recorder(dict[str, Binding]):
+    """The final bindings, plus the history of every name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: dict[str, list[Binding]] = {}
+
+    def __setitem__(self, name: str, binding: Binding) -> None:
+        super().__setitem__(name, binding)
+        self.history.setdefault(name, []).append(binding)
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -334,10 +354,11 @@ class SourceIndex:
                 f"Python {sys.version_info.major}.{sys.version_info.minor})",
                 where=Location(path, line),
             ) from exc
-        bindings: dict[str, Binding] = {}
+        bindings = _Recorder()
         stars: list[StarImport] = []
         _collect(tree.body, False, bindings, stars)
-        source = SourceFile(key, data, tree, bindings, tuple(stars), _has_future_annotations(tree))
+        future = _has_future_annotations(tree)
+        source = SourceFile(key, data, tree, dict(bindings), tuple(stars), future, bindings.history)
         self._shared.files[key] = source
         return source
 
@@ -422,13 +443,18 @@ class SourceIndex:
 
     # -- name resolution -----------------------------------------------------------------------
 
-    def resolve_name(self, module: Module, name: str) -> Resolved:
-        """What ``name`` refers to at module level in ``module``."""
-        return self._resolve_name(module, name, set())
+    def resolve_name(self, module: Module, name: str, *, before: int | None = None) -> Resolved:
+        """What ``name`` refers to at module level in ``module``.
 
-    def resolve_expr(self, module: Module, expr: ast.expr) -> Resolved:
+        ``before``: as seen by the statement at that line (default: once the module has run).
+        """
+        return self._resolve_name(module, name, set(), before)
+
+    def resolve_expr(
+        self, module: Module, expr: ast.expr, *, before: int | None = None
+    ) -> Resolved:
         """What a ``Name`` or a dotted ``Attribute`` chain refers to."""
-        return self._resolve_expr(module, expr, set())
+        return self._resolve_expr(module, expr, set(), before)
 
     def is_runtime_name(self, module: Module, name: str) -> bool:
         """Whether ``name`` exists in the module's globals when it runs (not TYPE_CHECKING-only)."""
@@ -454,12 +480,12 @@ class SourceIndex:
         return resolved
 
     def _resolve_expr(
-        self, module: Module, expr: ast.expr, seen: set[tuple[Path, str]]
+        self, module: Module, expr: ast.expr, seen: set[tuple[Path, str]], before: int | None
     ) -> Resolved:
         if isinstance(expr, ast.Name):
-            return self._resolve_name(module, expr.id, seen)
+            return self._resolve_name(module, expr.id, seen, before)
         if isinstance(expr, ast.Attribute):
-            base = self.follow(self._resolve_expr(module, expr.value, seen))
+            base = self.follow(self._resolve_expr(module, expr.value, seen, before))
             return self._attribute(base, expr.attr, seen)
         return Unresolved(ast.unparse(expr), "not a name", Location(module.path, expr.lineno))
 
@@ -485,7 +511,9 @@ class SourceIndex:
             return ModuleRef(sub)
         return Unresolved(attr, f"module {module.name!r} does not define {attr!r}")
 
-    def _resolve_name(self, module: Module, name: str, seen: set[tuple[Path, str]]) -> Resolved:
+    def _resolve_name(
+        self, module: Module, name: str, seen: set[tuple[Path, str]], before: int | None = None
+    ) -> Resolved:
         key = (module.path, name)
         if key in seen:
             return Unresolved(name, "circular import", Location(module.path))
@@ -494,7 +522,7 @@ class SourceIndex:
         if source is None:  # namespace package: only submodules
             sub = self.find_module(f"{module.name}.{name}")
             return ModuleRef(sub) if sub else Unresolved(name, "not found")
-        binding = source.bindings.get(name)
+        binding = source.binding_before(name, before)
         if binding is None:
             return self._unbound(module, source, name, seen)
         where = Location(module.path, binding.line)
@@ -564,26 +592,17 @@ def _find_in(qualified: str, dirs: Sequence[Path]) -> Module | None:
     return None
 
 
-# Star imports from these are common in flow code (``from typing import *``); their public names
-# are known without importing anything from the user's environment.
+# Star imports from these are common in flow code (``from typing import *``). Their public names
+# are read from the copies flowdeploy itself already imported (pydantic needs them all); nothing
+# is imported on the user's behalf.
 _STAR_SAFE = frozenset(
     {"typing", "typing_extensions", "datetime", "decimal", "uuid", "pathlib", "enum"}
 )
 
 
 def _external_has(module: str, name: str) -> bool:
-    if module not in _STAR_SAFE:
+    loaded = sys.modules.get(module) if module in _STAR_SAFE else None
+    if loaded is None:
         return False
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return False
-    public = getattr(mod, "__all__", None)
-    return name in public if isinstance(public, (list, tuple)) else hasattr(mod, name)
-
-
-def iter_names(expr: ast.expr) -> Iterator[ast.Name]:
-    """Every ``Name`` an expression loads, outside nested string annotations."""
-    for node in ast.walk(expr):
-        if isinstance(node, ast.Name):
-            yield node
+    public = getattr(loaded, "__all__", None)
+    return name in public if isinstance(public, (list, tuple)) else hasattr(loaded, name)

@@ -22,6 +22,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prefect.flows import load_flow_from_entrypoint
+from prefect.utilities.callables import parameter_docstrings as prefect_docstrings
+from prefect.utilities.callables import parameter_schema
 from pydantic import TypeAdapter
 
 from flowdeploy import schema as fd_schema
@@ -31,10 +34,14 @@ from flowdeploy.schema import encode_default, parameter_docstrings
 FIXTURES = Path(__file__).parent / "flow_sources"
 
 
+def _loaded_from(module: Any, directory: Path) -> bool:
+    file = getattr(module, "__file__", None)
+    return isinstance(file, str) and Path(file).resolve().is_relative_to(directory.resolve())
+
+
 @contextmanager
 def isolated_import(cwd: Path) -> Iterator[None]:
-    """Run Prefect's loader in ``cwd`` and forget the modules it imported afterwards."""
-    modules = set(sys.modules)
+    """Run Prefect's loader in ``cwd``, then forget the user modules it imported."""
     path = list(sys.path)
     old = os.getcwd()
     os.chdir(cwd)
@@ -45,17 +52,15 @@ def isolated_import(cwd: Path) -> Iterator[None]:
     finally:
         os.chdir(old)
         sys.path[:] = path
-        for name in set(sys.modules) - modules:
-            del sys.modules[name]
+        for name, module in list(sys.modules.items()):
+            if name.startswith("__prefect_loader_") or _loaded_from(module, cwd):
+                del sys.modules[name]
 
 
 def prefect_reference(entrypoint: str, cwd: Path) -> dict[str, Any]:
     """What ``prefect deploy`` registers for the flow: name, description, version, schema."""
-    from prefect.flows import load_flow_from_entrypoint
-    from prefect.utilities.callables import parameter_schema
-
     with isolated_import(cwd):
-        flow = load_flow_from_entrypoint(entrypoint)
+        flow: Any = load_flow_from_entrypoint(entrypoint)
         return {
             "name": flow.name,
             "description": flow.description,
@@ -64,7 +69,15 @@ def prefect_reference(entrypoint: str, cwd: Path) -> dict[str, Any]:
         }
 
 
-def flowdeploy_result(entrypoint: str, cwd: Path, reader: FlowReader | None = None) -> dict[str, Any]:
+def line_of(path: Path, text: str) -> int:
+    """The 1-based line where ``text`` first appears (fixtures may be reformatted)."""
+    lines = path.read_text().splitlines()
+    return next(i for i, line in enumerate(lines, start=1) if text in line)
+
+
+def flowdeploy_result(
+    entrypoint: str, cwd: Path, reader: FlowReader | None = None
+) -> dict[str, Any]:
     info = (reader or FlowReader(cwd, cwd)).read(entrypoint)
     return {
         "name": info.name,
@@ -127,7 +140,14 @@ def test_fixture_flow_matches_prefect(entrypoint: str, reader: FlowReader) -> No
 def test_fixtures_exercise_definitions_and_collisions(reader: FlowReader) -> None:
     """Guard against a vacuous pass: the reference really has nested and colliding models."""
     models = flowdeploy_result("fdx_models_flow.py:models", FIXTURES, reader)["schema"]
-    assert set(models["definitions"]) == {"Address", "Customer", "Line", "Order", "Priority", "Status"}
+    assert set(models["definitions"]) == {
+        "Address",
+        "Customer",
+        "Line",
+        "Order",
+        "Priority",
+        "Status",
+    }
     collisions = flowdeploy_result("fdx_models_flow.py:collisions", FIXTURES, reader)["schema"]
     assert set(collisions["definitions"]) == {
         "Same",
@@ -142,7 +162,7 @@ def test_unevaluable_annotations_warn_with_location(reader: FlowReader) -> None:
     assert "'Decimal'" in warning.message
     assert warning.where is not None
     assert Path(warning.where.path).name == "fdx_future.py"
-    assert warning.where.line == 24
+    assert warning.where.line == line_of(FIXTURES / "fdx_future.py", "def future_type_checking")
     # Prefect keeps the strings: only what its own module can resolve gets a type
     props = info.parameter_openapi_schema["properties"]
     assert props["a"]["type"] == "integer"
@@ -152,7 +172,8 @@ def test_unevaluable_annotations_warn_with_location(reader: FlowReader) -> None:
 
 def test_nested_forward_reference_warns(reader: FlowReader) -> None:
     info = reader.read("fdx_strings.py:strings_ok")
-    assert [w.where.line for w in info.warnings if w.where] == [16]
+    line = line_of(FIXTURES / "fdx_strings.py", 'c: Optional["M"]')
+    assert [w.where.line for w in info.warnings if w.where] == [line]
     assert "'M'" in info.warnings[0].message
 
 
@@ -167,8 +188,8 @@ def test_third_party_types(reader: FlowReader) -> None:
     assert "$ref" in expected["properties"]["state"]
     assert actual["properties"]["state"] == {"default": None, "position": 1, "title": "state"}
     messages = {(w.where.line if w.where else None): w.message for w in info.warnings}
-    assert 10 in messages
-    assert "StateType" in messages[10]
+    line = line_of(FIXTURES / "fdx_thirdparty.py", "state: StateType")
+    assert "StateType" in messages[line]
 
 
 # --- inline sources --------------------------------------------------------------------------
@@ -274,6 +295,26 @@ def test_namespace_package_and_module_alias(tmp_path: Path) -> None:
     assert result["schema"]["definitions"]["Size"]["enum"] == [1, 2]
 
 
+def test_star_imports(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "flow.py": """
+                from typing import *
+                from datetime import *
+                from prefect import flow
+
+                @flow
+                def f(a: Optional[List[int]] = None, b: date = date(2020, 1, 1),
+                      c: Dict[str, Any] = {}):
+                    pass
+            """,
+        },
+    )
+    result = assert_same("flow.py:f", tmp_path)
+    assert result["schema"]["properties"]["b"]["format"] == "date"
+
+
 def test_aliases_newtype_typevar(tmp_path: Path) -> None:
     write(
         tmp_path,
@@ -291,12 +332,40 @@ def test_aliases_newtype_typevar(tmp_path: Path) -> None:
                 from aliases import MaybeNumbers, Number, UserId, T, B
 
                 @flow
-                def f(a: Number = 1, b: MaybeNumbers = None, c: UserId = 3, d: T = None, e: B = "x"):
+                def f(a: Number = 1, b: MaybeNumbers = None, c: UserId = 3, d: T = None,
+                      e: B = "x"):
                     pass
             """,
         },
     )
     assert_same("flow.py:f", tmp_path)
+
+
+def test_subclass_with_the_name_of_its_imported_base(tmp_path: Path) -> None:
+    """``class Model(Model)``: the base is the import, bound before the class statement."""
+    write(
+        tmp_path,
+        {
+            "lib.py": """
+                from pydantic import BaseModel
+                class Model(BaseModel):
+                    a: int = 1
+            """,
+            "flow.py": """
+                from lib import Model
+                from prefect import flow
+
+                class Model(Model):
+                    b: str = "x"
+
+                @flow
+                def f(m: Model = None):
+                    pass
+            """,
+        },
+    )
+    result = assert_same("flow.py:f", tmp_path)
+    assert list(result["schema"]["definitions"]["Model"]["properties"]) == ["a", "b"]
 
 
 def test_recursive_and_invalid_models(tmp_path: Path) -> None:
@@ -416,8 +485,9 @@ def _annotation() -> st.SearchStrategy[str]:
             st.lists(inner, min_size=1, max_size=3).map(lambda ts: f"tuple[{', '.join(ts)}]"),
             inner.map(lambda t: f"tuple[{t}, ...]"),
             inner.map(lambda t: f"Annotated[{t}, Field(description='d')]"),
-            st.lists(st.sampled_from(["'a'", "1", "True", "None", "Color.R"]), min_size=1, max_size=3)
-            .map(lambda vs: f"Literal[{', '.join(vs)}]"),
+            st.lists(
+                st.sampled_from(["'a'", "1", "True", "None", "Color.R"]), min_size=1, max_size=3
+            ).map(lambda vs: f"Literal[{', '.join(vs)}]"),
             inner.map(lambda t: f"{t} | None" if t not in ("None", "Any") else t),
         ),
         max_leaves=4,
@@ -466,7 +536,11 @@ def test_random_annotations_match_prefect(
 
 _aware = st.datetimes(
     timezones=st.sampled_from(
-        [dt.timezone.utc, dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-5, minutes=-30))]
+        [
+            dt.timezone.utc,
+            dt.timezone(dt.timedelta(hours=2)),
+            dt.timezone(dt.timedelta(hours=-5, minutes=-30)),
+        ]
     )
 )
 _json_values = st.recursive(
@@ -488,7 +562,9 @@ _json_values = st.recursive(
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
         st.lists(inner, max_size=3).map(tuple),
-        st.dictionaries(st.one_of(st.text(max_size=3), st.integers(), st.booleans()), inner, max_size=3),
+        st.dictionaries(
+            st.one_of(st.text(max_size=3), st.integers(), st.booleans()), inner, max_size=3
+        ),
         st.frozensets(st.integers(), max_size=3),
     ),
     max_leaves=6,
@@ -542,8 +618,6 @@ _DOC_LINES = st.sampled_from(
 @settings(max_examples=600, deadline=None)
 @given(st.lists(_DOC_LINES, max_size=14))
 def test_parameter_docstrings_match_prefect(lines: list[str]) -> None:
-    from prefect.utilities.callables import parameter_docstrings as prefect_docstrings
-
     docstring = "\n".join(lines)
     assert parameter_docstrings(docstring) == prefect_docstrings(docstring)
 

@@ -1,3 +1,5 @@
+# ruff: noqa
+# Fixture: written the way users write flows (legacy typing, mutable defaults...).
 """Every way of making a flow that flowdeploy reads."""
 
 import prefect

@@ -1,3 +1,5 @@
+# ruff: noqa
+# Fixture: written the way users write flows (legacy typing, mutable defaults...).
 from __future__ import annotations
 
 import typing
@@ -16,7 +18,9 @@ class Later(BaseModel):
 
 
 @flow
-def future_ok(a: int, b: Optional[str] = None, c: list[Later] = [], d: Defined | None = None) -> None:
+def future_ok(
+    a: int, b: Optional[str] = None, c: list[Later] = [], d: Defined | None = None
+) -> None:
     pass
 
 

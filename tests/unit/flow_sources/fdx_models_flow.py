@@ -1,3 +1,5 @@
+# ruff: noqa
+# Fixture: written the way users write flows (legacy typing, mutable defaults...).
 from typing import Optional
 
 from fdx_ns.sub.shapes import Job, Options, Point, Size
@@ -23,7 +25,9 @@ def models(
 
 
 @flow
-def collisions(a: Address, b: other.Address, c: Optional[Same] = None, d: Optional[same.Same] = None):
+def collisions(
+    a: Address, b: other.Address, c: Optional[Same] = None, d: Optional[same.Same] = None
+):
     pass
 
 

@@ -1,3 +1,5 @@
+# ruff: noqa
+# Fixture: written the way users write flows (legacy typing, mutable defaults...).
 from typing import TYPE_CHECKING, Optional
 
 from pydantic import BaseModel
@@ -18,5 +20,11 @@ def strings_ok(a: "int", b: "Optional[M]" = None, c: Optional["M"] = None, d: li
 
 
 @flow
-def strings_fail(a: "int", b: "Optional[str]" = None, c: "Decimal" = 1, d: "list[int]" = [], e: "typing.List[int]" = []):
+def strings_fail(
+    a: "int",
+    b: "Optional[str]" = None,
+    c: "Decimal" = 1,
+    d: "list[int]" = [],
+    e: "typing.List[int]" = [],
+):
     pass

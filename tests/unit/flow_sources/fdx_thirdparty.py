@@ -1,3 +1,5 @@
+# ruff: noqa
+# Fixture: written the way users write flows (legacy typing, mutable defaults...).
 """Types defined outside the repository: flowdeploy cannot read their source."""
 
 import httpx

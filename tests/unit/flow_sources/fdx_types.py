@@ -1,3 +1,5 @@
+# ruff: noqa
+# Fixture: written the way users write flows (legacy typing, mutable defaults...).
 """Flows whose parameters cover the types Prefect turns into JSON schema."""
 
 import datetime
@@ -44,7 +46,9 @@ class Mixed(Enum):
 
 
 @flow
-def scalars(a, b: int, c: float = 1.5, d: str = "x", e: bool = True, f: None = None, g: bytes = b"raw"):
+def scalars(
+    a, b: int, c: float = 1.5, d: str = "x", e: bool = True, f: None = None, g: bytes = b"raw"
+):
     pass
 
 

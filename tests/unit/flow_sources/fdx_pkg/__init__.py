@@ -1,3 +1,5 @@
+# ruff: noqa
+# Fixture: written the way users write flows (legacy typing, mutable defaults...).
 """Re-exports, so flows can import models from the package."""
 
 from fdx_pkg.enums import *  # noqa: F403

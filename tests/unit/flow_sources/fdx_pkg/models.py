@@ -1,3 +1,5 @@
+# ruff: noqa
+# Fixture: written the way users write flows (legacy typing, mutable defaults...).
 from __future__ import annotations
 
 import datetime as dt

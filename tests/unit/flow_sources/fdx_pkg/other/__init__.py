@@ -1,0 +1,3 @@
+# ruff: noqa
+# Fixture: written the way users write flows (legacy typing, mutable defaults...).
+

@@ -1,6 +1,0 @@
-from prefect import flow
-
-
-@flow
-def broken(:
-    pass

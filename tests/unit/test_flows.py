@@ -1,0 +1,521 @@
+"""FlowReader: flows read from source must match what Prefect's loader gives by importing."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.flows import load_flow_from_entrypoint
+from prefect.utilities.callables import parameter_schema
+from pydantic import ValidationError
+
+from flowdeploy.errors import ConfigError, Location
+from flowdeploy.flows import FlowInfo, FlowReader
+from flowdeploy.sources import Definition, External, ModuleRef, SourceIndex, Unresolved, Value
+
+FIXTURES = Path(__file__).parent / "flow_sources"
+
+
+def _loaded_from(module: Any, directory: Path) -> bool:
+    file = getattr(module, "__file__", None)
+    return isinstance(file, str) and Path(file).resolve().is_relative_to(directory.resolve())
+
+
+@contextmanager
+def isolated_import(cwd: Path) -> Iterator[None]:
+    """Run Prefect's loader in ``cwd``, then forget the user modules it imported."""
+    path = list(sys.path)
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        os.chdir(old)
+        sys.path[:] = path
+        for name, module in list(sys.modules.items()):
+            if name.startswith("__prefect_loader_") or _loaded_from(module, cwd):
+                del sys.modules[name]
+
+
+def prefect_flow(entrypoint: str, cwd: Path) -> dict[str, Any]:
+    with isolated_import(cwd):
+        flow: Any = load_flow_from_entrypoint(entrypoint)
+        return {
+            "name": flow.name,
+            "description": flow.description,
+            "version": flow.version,
+            "schema": parameter_schema(flow).model_dump(exclude_unset=True),
+        }
+
+
+def prefect_error(entrypoint: str, cwd: Path) -> BaseException:
+    with pytest.raises(Exception) as caught:  # any loader error will do
+        prefect_flow(entrypoint, cwd)
+    return caught.value
+
+
+def line_of(path: Path, text: str) -> int:
+    """The 1-based line where ``text`` first appears (fixtures may be reformatted)."""
+    lines = path.read_text().splitlines()
+    return next(i for i, line in enumerate(lines, start=1) if text in line)
+
+
+def as_dict(info: FlowInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "description": info.description,
+        "version": info.version,
+        "schema": info.parameter_openapi_schema,
+    }
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+@pytest.fixture(scope="module")
+def reader() -> FlowReader:
+    return FlowReader(FIXTURES, FIXTURES)
+
+
+FORMS = [
+    "fdx_forms.py:bare_flow",
+    "fdx_forms.py:called_flow",
+    "fdx_forms.py:explicit",
+    "fdx_forms.py:constant_name",
+    "fdx_forms.py:fstring_name",
+    "fdx_forms.py:imported_constant",
+    "fdx_forms.py:empty_settings",
+    "fdx_forms.py:async_flow",
+    "fdx_forms.py:called",
+    "fdx_forms.py:named",
+    "fdx_forms.py:klass",
+    "fdx_forms.py:renamed",
+    "fdx_forms.py:chained",
+    "fdx_forms.py:from_package",
+    "fdx_forms.py:via_alias",
+    "fdx_forms.py:imported_flow",
+    "fdx_forms.py:Holder.method",
+    "fdx_forms.py:Holder.static",
+    "fdx_pkg.flows:shared_flow",
+    "fdx_pkg.flows.shared_flow",
+    "fdx_scripts/etl_script.py:etl",
+    "fdx_types.py:documented",
+]
+
+
+@pytest.mark.parametrize("entrypoint", FORMS)
+def test_flow_matches_prefect(entrypoint: str, reader: FlowReader) -> None:
+    assert as_dict(reader.read(entrypoint)) == prefect_flow(entrypoint, FIXTURES)
+
+
+def test_flow_info_fields(reader: FlowReader) -> None:
+    info = reader.read("fdx_forms.py:bare_flow")
+    assert info.function == "bare_flow"
+    assert info.entrypoint == "fdx_forms.py:bare_flow"
+    assert info.source_path == (FIXTURES / "fdx_forms.py").resolve()
+    assert info.line == line_of(FIXTURES / "fdx_forms.py", "def bare_flow")  # not the decorator
+    assert info.is_async is False
+    assert info.description == "Bare decorator."
+    assert info.warnings == ()
+    assert reader.read("fdx_forms.py:async_flow").is_async is True
+
+
+def test_imported_flow_is_read_from_its_own_file(reader: FlowReader) -> None:
+    info = reader.read("fdx_forms.py:imported_flow")
+    defining = (FIXTURES / "fdx_pkg" / "flows.py").resolve()
+    assert info.source_path == defining
+    assert info.function == "shared_flow"
+    assert info.name == "shared"
+    assert info.version == hashlib.md5(defining.read_bytes()).hexdigest()
+
+
+def test_flow_info_is_frozen_and_strict(reader: FlowReader) -> None:
+    info = reader.read("fdx_forms.py:bare_flow")
+    with pytest.raises(ValidationError):
+        info.name = "other"
+    with pytest.raises(ValidationError):
+        FlowInfo(**{**info.model_dump(), "unexpected": 1})
+
+
+def test_reading_twice_returns_the_cached_result(reader: FlowReader) -> None:
+    assert reader.read("fdx_forms.py:named") is reader.read("fdx_forms.py:named")
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+ERRORS = [
+    # entrypoint, words in `what`, file of `where`, text on the line of `where` (None: line 7)
+    ("fdx_forms.py:missing", "'missing' not found", "prefect.yaml", None),
+    ("fdx_forms.py:main_only", "'main_only' not found", "prefect.yaml", None),
+    ("fdx_forms.py:undecorated", "is not a flow", "fdx_forms.py", "def undecorated"),
+    ("fdx_forms.py:a_task", "is not a flow", "fdx_forms.py", "def a_task"),
+    ("fdx_forms.py:NOT_A_FLOW", "is not a flow", "fdx_forms.py", "NOT_A_FLOW = "),
+    ("no_such_file.py:f", "does not exist", "prefect.yaml", None),
+    ("fdx_nope.module:f", "was not found", "prefect.yaml", None),
+]
+
+
+@pytest.mark.parametrize(("entrypoint", "what", "file", "text"), ERRORS)
+def test_errors_say_what_why_fix_where(
+    entrypoint: str, what: str, file: str, text: str | None, reader: FlowReader
+) -> None:
+    line = 7 if text is None else line_of(FIXTURES / file, text)
+    with pytest.raises(ConfigError) as caught:
+        reader.read(entrypoint, where=Location("prefect.yaml", 7))
+    error = caught.value
+    assert what in error.what
+    assert error.why and error.fix
+    assert error.where is not None
+    assert Path(error.where.path).name == file
+    assert error.where.line == line
+    assert error.exit_code == 2
+    # and Prefect cannot load these either
+    prefect_error(entrypoint, FIXTURES)
+
+
+@pytest.mark.parametrize(
+    "entrypoint",
+    ["no_colon_or_dot", "flows/etl.py", ":fn", "etl.py:", "bad-name:fn", "pkg.mod:fn-x", "a b.py"],
+)
+def test_bad_entrypoint_format(entrypoint: str, reader: FlowReader) -> None:
+    with pytest.raises(ConfigError) as caught:
+        reader.read(entrypoint, where=Location("prefect.yaml", 3))
+    assert "is not valid" in caught.value.what
+    assert caught.value.where == Location("prefect.yaml", 3)
+
+
+@pytest.mark.parametrize(
+    ("source", "what", "line"),
+    [
+        ("@flow(name='a/b')\ndef f():\n    pass\n", "invalid character", 4),
+        ("@flow\ndef f(wait_for: int = 1):\n    pass\n", "wait_for", 4),
+        ("@flow\ndef f(_hidden: int = 1):\n    pass\n", "_hidden", 4),
+        ("@flow\ndef f(model_config: int = 1):\n    pass\n", "model_config", 4),
+        ("import os\n@flow(name=os.environ['N'])\ndef f():\n    pass\n", "not a constant", 4),
+        ("@flow(name=3)\ndef f():\n    pass\n", "must be a string", 3),
+    ],
+)
+def test_flows_prefect_cannot_load_are_errors(
+    tmp_path: Path, source: str, what: str, line: int
+) -> None:
+    write(tmp_path, {"flow.py": "from prefect import flow\n\n" + source})
+    with pytest.raises(ConfigError) as caught:
+        FlowReader(tmp_path, tmp_path).read("flow.py:f")
+    assert what in caught.value.render()
+    assert caught.value.where == Location((tmp_path / "flow.py").resolve(), line)
+    prefect_error("flow.py:f", tmp_path)
+
+
+def test_syntax_error_is_a_config_error_at_its_line(tmp_path: Path) -> None:
+    write(tmp_path, {"flow.py": "from prefect import flow\n\n@flow\ndef broken(:\n    pass\n"})
+    with pytest.raises(ConfigError) as caught:
+        FlowReader(tmp_path, tmp_path).read("flow.py:broken")
+    assert caught.value.what.startswith("cannot parse")
+    assert "syntax error" in caught.value.why
+    assert caught.value.where == Location(tmp_path / "flow.py", 4)
+    prefect_error("flow.py:broken", tmp_path)
+
+
+def test_validate_parameters_false_allows_model_config(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "flow.py": """
+                from prefect import flow
+
+                @flow(validate_parameters=False)
+                def f(model_config: int = 1):
+                    pass
+            """
+        },
+    )
+    info = FlowReader(tmp_path, tmp_path).read("flow.py:f")
+    assert as_dict(info) == prefect_flow("flow.py:f", tmp_path)
+
+
+def test_settings_that_are_not_constants_warn_and_use_defaults(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "flow.py": """
+                import os
+                from prefect import flow
+
+                @flow(version=os.environ.get("SHA"), description=os.environ.get("D"))
+                def f():
+                    '''The docstring.'''
+            """
+        },
+    )
+    info = FlowReader(tmp_path, tmp_path).read("flow.py:f")
+    assert info.version == hashlib.md5((tmp_path / "flow.py").read_bytes()).hexdigest()
+    assert info.description == "The docstring."
+    assert [w.where.line for w in info.warnings if w.where] == [5, 5]
+    assert sorted(w.message.split()[1] for w in info.warnings) == ["description", "version"]
+
+
+def test_other_decorators_warn(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "flow.py": """
+                import functools
+                from prefect import flow
+
+                def logged(fn):
+                    @functools.wraps(fn)
+                    def inner(*args, **kwargs):
+                        return fn(*args, **kwargs)
+                    return inner
+
+                @flow
+                @logged
+                def f(a: int = 1):
+                    pass
+            """
+        },
+    )
+    info = FlowReader(tmp_path, tmp_path).read("flow.py:f")
+    assert as_dict(info) == prefect_flow("flow.py:f", tmp_path)
+    [warning] = info.warnings
+    assert "@logged" in warning.message
+    assert warning.where is not None and warning.where.line == 12
+
+
+def test_project_directory_comes_before_repository_root(tmp_path: Path) -> None:
+    """Like Prefect run from the prefect.yaml directory: a module there shadows the root's."""
+    write(
+        tmp_path,
+        {
+            "common.py": "NAME = 'from-root'\nONLY_ROOT = 'root-only'\n",
+            "project/common.py": "NAME = 'from-project'\n",
+            "project/flow.py": """
+                from prefect import flow
+                from common import NAME
+
+                @flow(name=NAME)
+                def f():
+                    pass
+            """,
+            "project/other.py": """
+                from prefect import flow
+                import shared.names as names
+
+                @flow(name=names.VALUE)
+                def g():
+                    pass
+            """,
+            "shared/names.py": "VALUE = 'repo-root-package'\n",
+        },
+    )
+    reader = FlowReader(tmp_path / "project", tmp_path)
+    assert reader.read("flow.py:f").name == "from-project"
+    assert reader.read("other.py:g").name == "repo-root-package"
+
+
+# --- performance: parse once ----------------------------------------------------------------
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    parsed: list[str] = []
+    real_parse = ast.parse
+
+    def counting(source: Any, filename: str = "<unknown>", *args: Any, **kwargs: Any) -> Any:
+        if filename != "<unknown>":
+            parsed.append(filename)
+        return real_parse(source, filename, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", counting)
+    return parsed
+
+
+def test_each_file_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed = _count_parses(monkeypatch)
+    reader = FlowReader(FIXTURES, FIXTURES)
+    for entrypoint in FORMS:
+        reader.read(entrypoint)
+    reader.read("fdx_models_flow.py:models")
+    reader.read("fdx_models_flow.py:collisions")
+    assert parsed, "the counter must see the reader's parses"
+    assert len(parsed) == len(set(parsed))
+    assert reader.index.parsed_files == len(parsed)
+
+
+def test_hundreds_of_flows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {
+        "lib/__init__.py": "",
+        "lib/models.py": """
+            from enum import Enum
+            from typing import Optional
+            from pydantic import BaseModel
+
+            class Kind(str, Enum):
+                A = "a"
+                B = "b"
+
+            class Item(BaseModel):
+                name: str
+                kind: Kind = Kind.A
+                children: list["Item"] = []
+                parent: Optional["Item"] = None
+        """,
+    }
+    for f in range(30):
+        body = [
+            "from typing import Optional",
+            "from prefect import flow",
+            "from lib.models import Item, Kind",
+        ]
+        for n in range(10):
+            body += [
+                "",
+                f"@flow(name='flow-{f}-{n}')",
+                f"def flow_{n}(item: Item, kinds: list[Kind] = [], limit: Optional[int] = {n}):",
+                f"    '''Flow {n}.\n\n    Args:\n        limit: how many\n    '''",
+            ]
+        files[f"flows/file_{f}.py"] = "\n".join(body) + "\n"
+    write(tmp_path, files)
+    parsed = _count_parses(monkeypatch)
+    reader = FlowReader(tmp_path, tmp_path)
+    start = time.perf_counter()
+    infos = [reader.read(f"flows/file_{f}.py:flow_{n}") for f in range(30) for n in range(10)]
+    elapsed = time.perf_counter() - start
+    assert len({info.name for info in infos}) == 300
+    assert len(parsed) == 31  # 30 flow files and the models module; lib/__init__ is empty
+    assert elapsed < 10.0, f"reading 300 flows took {elapsed:.1f}s"
+    schema = infos[0].parameter_openapi_schema
+    assert set(schema["definitions"]) == {"Item", "Kind"}
+    assert schema["properties"]["limit"]["description"] == "how many"
+
+
+# --- no user code runs, no prefect import ---------------------------------------------------
+
+
+def test_reading_never_runs_user_code_nor_imports_prefect(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    write(
+        tmp_path,
+        {
+            "flow.py": f"""
+                import pathlib
+                pathlib.Path({str(marker)!r}).write_text("user code ran")
+                raise SystemExit("importing this module is not allowed")
+
+                from prefect import flow
+
+                @flow(name="static")
+                def f(a: int = 1):
+                    pass
+            """,
+        },
+    )
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from flowdeploy.flows import FlowReader
+        info = FlowReader(Path({str(tmp_path)!r}), Path({str(tmp_path)!r})).read("flow.py:f")
+        assert info.name == "static", info.name
+        loaded = [m for m in sys.modules if m.split(".")[0] in ("prefect", "flow")]
+        assert not loaded, loaded
+        print("ok")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.stdout.strip() == "ok", done.stderr
+    assert not marker.exists()
+
+
+# --- SourceIndex: modules and names ---------------------------------------------------------
+
+
+def test_source_index_resolves_imports(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "app/__init__.py": "from .core.models import Model as Exported\n",
+            "app/core/__init__.py": "",
+            "app/core/models.py": """
+                import datetime as dt
+                import typing
+                from typing import TYPE_CHECKING
+                if TYPE_CHECKING:
+                    from decimal import Decimal
+                class Model:
+                    pass
+                LIMIT = 3
+                Alias = Model
+            """,
+            "app/use.py": """
+                import app.core.models as m
+                import app.core
+                from . import core
+                from .core import models
+                from .. import nothing
+                from app import Exported
+                import os.path
+            """,
+            "nspkg/sub/leaf.py": "X = 1\n",
+        },
+    )
+    index = SourceIndex([tmp_path])
+    use = index.find_module("app.use")
+    models = index.find_module("app.core.models")
+    assert use is not None and models is not None
+    assert models.path == (tmp_path / "app/core/models.py").resolve()
+
+    def resolve(name: str) -> object:
+        return index.follow(index.resolve_name(use, name))
+
+    assert resolve("m") == ModuleRef(models)
+    exported = resolve("Exported")
+    assert isinstance(exported, Definition) and exported.node.name == "Model"
+    assert isinstance(resolve("models"), ModuleRef)
+    assert isinstance(resolve("core"), ModuleRef)
+    assert resolve("os") == External("os")
+    assert resolve("len") == External("builtins.len")
+    assert isinstance(resolve("nothing"), Unresolved)
+    assert isinstance(resolve("undefined_name"), Unresolved)
+
+    expr = ast.parse("m.dt.datetime", mode="eval").body
+    assert index.resolve_expr(use, expr) == External("datetime.datetime")
+    expr = ast.parse("models.typing.Optional", mode="eval").body
+    assert index.resolve_expr(use, expr) == External("typing.Optional")
+    limit = index.resolve_name(models, "LIMIT")
+    assert isinstance(limit, Value) and limit.line == 9  # the source starts with a blank line
+    alias = index.follow(index.resolve_name(models, "Alias"))
+    assert isinstance(alias, Definition) and alias.node.name == "Model"
+    # names imported only for type checkers do not exist when the module runs
+    assert index.is_runtime_name(models, "Model")
+    assert not index.is_runtime_name(models, "Decimal")
+    assert index.is_runtime_name(models, "int")
+    # namespace packages (no __init__.py) and reverse lookup
+    leaf = index.find_module("nspkg.sub.leaf")
+    assert leaf is not None and not leaf.is_package
+    namespace = index.find_module("nspkg.sub")
+    assert namespace is not None and namespace.is_namespace
+    assert index.module_for_file(tmp_path / "app/core/models.py") == models
+    assert index.module_for_file(tmp_path / "app/__init__.py") == index.find_module("app")
+    # the standard library is never taken from the repository
+    write(tmp_path, {"typing.py": "Optional = 1\n"})
+    assert SourceIndex([tmp_path]).find_module("typing") is None

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import sys
+import typing
 import textwrap
 import warnings
 from collections.abc import Iterator
@@ -44,6 +45,10 @@ def isolated_import(cwd: Path) -> Iterator[None]:
     """Run Prefect's loader in ``cwd``, then forget the user modules it imported."""
     path = list(sys.path)
     old = os.getcwd()
+    # typing caches equal types: Literal["a", None] is returned as an earlier
+    # Literal[None, "a"], so the reference would depend on what earlier examples built.
+    for clear in typing._cleanups:  # type: ignore[attr-defined]
+        clear()
     os.chdir(cwd)
     try:
         with warnings.catch_warnings():

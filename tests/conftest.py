@@ -6,18 +6,11 @@ as `support.server`, `support.proxy`, `support.oracle`, `support.genrepo`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import os
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
-
-# CI must be reproducible: a red run means nothing lands, so property tests there replay the
-# same examples every time; locally they explore new ones on every run.
-settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
 
 from support.proxy import RecordingProxy
 from support.server import (
@@ -27,6 +20,12 @@ from support.server import (
     reset_server_state,
     start_prefect_server,
 )
+
+# CI must be reproducible: a red run means nothing lands, so property tests there replay the
+# same examples every time; locally they explore new ones on every run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

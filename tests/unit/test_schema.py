@@ -11,8 +11,8 @@ import datetime as dt
 import json
 import os
 import sys
-import typing
 import textwrap
+import typing
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager

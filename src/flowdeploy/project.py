@@ -20,7 +20,7 @@ from flowdeploy import schedules as sched
 from flowdeploy import templating as tpl
 from flowdeploy.errors import ConfigError, ConfigErrors, ConfigWarning, Location
 from flowdeploy.flows import FlowInfo, FlowReader
-from flowdeploy.runner import RunnerDeployment, _name_triggers
+from flowdeploy.runner import RunnerDeployment, name_triggers
 from flowdeploy.yamlfile import YamlDocument, load_yaml
 
 TOP_KEYS = ("prefect-version", "name", "build", "push", "pull", "deployments", "definitions")
@@ -608,7 +608,7 @@ class _Loader:
                     fix="use one of event, metric, compound, sequence",
                 )
             rendered.append(rest)
-        return _name_triggers(name, rendered)
+        return name_triggers(name, rendered)
 
     def concurrency(self, value: Any, *at: str | int) -> tuple[int | None, dict[str, Any] | None]:
         if value is None:

@@ -141,7 +141,7 @@ class RunnerDeployment(BaseModel):
             paused=paused,
             parameters=parameters or {},
             entrypoint=entrypoint,
-            triggers=_name_triggers(name, triggers or []),
+            triggers=name_triggers(name, triggers or []),
             enforce_parameter_schema=enforce_parameter_schema,
             pull_steps=pull_steps,
             work_pool_name=work_pool_name,
@@ -341,7 +341,7 @@ def _seconds(value: Any) -> float:
         ) from None
 
 
-def _name_triggers(deployment: str, triggers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def name_triggers(deployment: str, triggers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Prefect names unnamed triggers ``<deployment>__automation_<n>``."""
     return [
         {**t, "name": t.get("name") or f"{deployment}__automation_{i}"}

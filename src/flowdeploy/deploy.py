@@ -138,14 +138,15 @@ def read_plan(
         inferred_version=inferred_version(settings.prefect_file.parent, settings.environ),
     )
     pools = PoolCache(api)
+    images = [_image_for(s, pools, settings.image) for s in project.specs]
     targets = [
-        (s.deployment.with_target(None, _image_for(s, pools, settings.image)), s)
-        for s in project.specs
+        (s.deployment.with_target(None, image), s)
+        for s, image in zip(project.specs, images, strict=True)
     ]
     errors = [
         e
-        for dep, s in targets
-        for e in server_errors([(dep, s)], pools, dep.job_variables.get("image"))
+        for (dep, s), image in zip(targets, images, strict=True)
+        for e in server_errors([(dep, s)], pools, image)
     ]
     errors += [
         ConfigError(

@@ -279,8 +279,12 @@ class _Loader:
         errors_before = len(self.errors)
         self.check_keys(entry, DEPLOYMENT_KEYS, "deployment", *at)
         if entry.get("sla") is not None:
-            self.warn("'sla' is not applied: SLAs exist only on Prefect Cloud and flowdeploy "
-                      "does not manage them yet", *at, "sla")
+            self.warn(
+                "'sla' is not applied: SLAs exist only on Prefect Cloud and flowdeploy "
+                "does not manage them yet",
+                *at,
+                "sla",
+            )
         config = _with_defaults(deepcopy(entry))
         if entry.get("schedule") and "schedules" in entry:
             self.error(

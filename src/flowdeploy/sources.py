@@ -28,7 +28,7 @@ _ALWAYS_EXTERNAL = frozenset(sys.stdlib_module_names) | {
     "annotated_types",
 }
 
-_BUILTIN_NAMES = frozenset(dir(builtins))
+BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 # --- bindings: what a top-level statement binds a name to ------------------------------------
@@ -466,7 +466,7 @@ class SourceIndex:
             return not binding.type_checking
         if source.star_imports:
             return True  # a star import may bind it; assume it does rather than guess it doesn't
-        return name in _BUILTIN_NAMES
+        return name in BUILTIN_NAMES
 
     def follow(self, resolved: Resolved) -> Resolved:
         """Follow module-level aliases (``X = other.Y``) to what they finally name."""
@@ -555,7 +555,7 @@ class SourceIndex:
                     return self._resolve_name(found, name, seen)
             elif target and _external_has(target, name):
                 return External(f"{target}.{name}")
-        if name in _BUILTIN_NAMES:
+        if name in BUILTIN_NAMES:
             return External(f"builtins.{name}")
         return Unresolved(name, f"{name!r} is not defined in {module.name}", Location(module.path))
 

@@ -4,73 +4,28 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import os
 import subprocess
 import sys
 import textwrap
 import time
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect.flows import load_flow_from_entrypoint
-from prefect.utilities.callables import parameter_schema
 from pydantic import ValidationError
 
 from flowdeploy.errors import ConfigError, Location
 from flowdeploy.flows import FlowInfo, FlowReader
 from flowdeploy.sources import Definition, External, ModuleRef, SourceIndex, Unresolved, Value
+from support.reference import line_of, prefect_reference
 
 FIXTURES = Path(__file__).parent / "flow_sources"
 
 
-def _loaded_from(module: Any, directory: Path) -> bool:
-    file = getattr(module, "__file__", None)
-    return isinstance(file, str) and Path(file).resolve().is_relative_to(directory.resolve())
-
-
-@contextmanager
-def isolated_import(cwd: Path) -> Iterator[None]:
-    """Run Prefect's loader in ``cwd``, then forget the user modules it imported."""
-    path = list(sys.path)
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        os.chdir(old)
-        sys.path[:] = path
-        for name, module in list(sys.modules.items()):
-            if name.startswith("__prefect_loader_") or _loaded_from(module, cwd):
-                del sys.modules[name]
-
-
-def prefect_flow(entrypoint: str, cwd: Path) -> dict[str, Any]:
-    with isolated_import(cwd):
-        flow: Any = load_flow_from_entrypoint(entrypoint)
-        return {
-            "name": flow.name,
-            "description": flow.description,
-            "version": flow.version,
-            "schema": parameter_schema(flow).model_dump(exclude_unset=True),
-        }
-
-
 def prefect_error(entrypoint: str, cwd: Path) -> BaseException:
     with pytest.raises(Exception) as caught:  # any loader error will do
-        prefect_flow(entrypoint, cwd)
+        prefect_reference(entrypoint, cwd)
     return caught.value
-
-
-def line_of(path: Path, text: str) -> int:
-    """The 1-based line where ``text`` first appears (fixtures may be reformatted)."""
-    lines = path.read_text().splitlines()
-    return next(i for i, line in enumerate(lines, start=1) if text in line)
 
 
 def as_dict(info: FlowInfo) -> dict[str, Any]:
@@ -123,7 +78,7 @@ FORMS = [
 
 @pytest.mark.parametrize("entrypoint", FORMS)
 def test_flow_matches_prefect(entrypoint: str, reader: FlowReader) -> None:
-    assert as_dict(reader.read(entrypoint)) == prefect_flow(entrypoint, FIXTURES)
+    assert as_dict(reader.read(entrypoint)) == prefect_reference(entrypoint, FIXTURES)
 
 
 def test_flow_info_fields(reader: FlowReader) -> None:
@@ -248,7 +203,7 @@ def test_validate_parameters_false_allows_model_config(tmp_path: Path) -> None:
         },
     )
     info = FlowReader(tmp_path, tmp_path).read("flow.py:f")
-    assert as_dict(info) == prefect_flow("flow.py:f", tmp_path)
+    assert as_dict(info) == prefect_reference("flow.py:f", tmp_path)
 
 
 def test_settings_that_are_not_constants_warn_and_use_defaults(tmp_path: Path) -> None:
@@ -294,7 +249,7 @@ def test_other_decorators_warn(tmp_path: Path) -> None:
         },
     )
     info = FlowReader(tmp_path, tmp_path).read("flow.py:f")
-    assert as_dict(info) == prefect_flow("flow.py:f", tmp_path)
+    assert as_dict(info) == prefect_reference("flow.py:f", tmp_path)
     [warning] = info.warnings
     assert "@logged" in warning.message
     assert warning.where is not None and warning.where.line == 12

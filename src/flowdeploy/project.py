@@ -420,8 +420,8 @@ class _Loader:
                     f"{key} of deployment {name!r}: {err['msg']}", *at, yaml_key, fix=_type_fix(key)
                 )
             return None
-        for problem in deployment.target_errors():
-            self.error(problem, *at, "work_pool")
+        # A deployment without a pool was refused above, so Prefect's pool-less rules
+        # (image, queue, job variables) are checked where the API needs them: deploy.py.
         return DeploymentSpec(
             deployment=deployment,
             where=self.doc.where(*at),

@@ -78,7 +78,6 @@ class Plan(BaseModel):
 
 
 def desired_view(dep: RunnerDeployment) -> dict[str, Any]:
-    body = dep.create_body("")
     pooled = bool(dep.work_pool_name)
     options = dep.concurrency_options
     return {
@@ -88,7 +87,8 @@ def desired_view(dep: RunnerDeployment) -> dict[str, Any]:
         "parameters": dep.parameters,
         "parameter_openapi_schema": dep.parameter_openapi_schema,
         "entrypoint": dep.entrypoint,
-        "path": body.get("path"),
+        # As in create_body: pull steps replace the path on a pooled deployment.
+        "path": None if pooled and dep.pull_steps is not None else dep.path,
         "pull_steps": (dep.pull_steps or []) if pooled else None,
         "work_pool_name": dep.work_pool_name,
         "work_queue_name": dep.work_queue_name or ("default" if pooled else None),

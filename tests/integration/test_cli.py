@@ -219,3 +219,17 @@ def test_block_values_never_appear_in_output(
     doc = json.loads(out)
     change = next(d for d in doc["deployments"] if d["action"] == "update")
     assert change["changes"]["parameters"]["from"] == {"source": "***"}
+
+
+def test_emptied_schedules_are_cleared_and_then_unchanged(
+        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "apply", "--project-dir", str(repo))[0] == 0
+    text = (repo / "prefect.yaml").read_text()
+    (repo / "prefect.yaml").write_text(text.replace("    schedules:\n      - *nightly\n",
+                                                    "    schedules: []\n", 1))
+    doc = plan_json(capsys, repo)
+    assert actions(doc)["etl/orders-nightly"] == "update"
+    assert run(capsys, "apply", "--project-dir", str(repo))[0] == 0
+    stored = {d["name"]: d for d in api_deployments(api.api_url)}
+    assert stored["orders-nightly"]["schedules"] == []
+    assert set(actions(plan_json(capsys, repo)).values()) == {"unchanged"}

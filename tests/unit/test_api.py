@@ -122,3 +122,10 @@ def test_unreachable_or_wrong_api_is_a_configuration_error() -> None:
             api.check()
         assert text in info.value.render()
         assert info.value.exit_code == EXIT_CONFIG
+
+
+def test_ui_links() -> None:
+    cloud = Connection("https://api.prefect.cloud/api/accounts/a1/workspaces/w2")
+    assert cloud.ui_url == "https://app.prefect.cloud/account/a1/workspace/w2"
+    assert Connection("http://127.0.0.1:4200/api").ui_url == "http://127.0.0.1:4200"
+    assert Connection("http://proxy.test/prefect").ui_url is None

@@ -59,47 +59,44 @@ def takes_image(pool: dict[str, Any]) -> bool:
 
 
 def server_errors(
-    deployments: Iterable[tuple[RunnerDeployment, DeploymentSpec | None]],
-    pools: PoolCache,
-    image: str | None,
+    dep: RunnerDeployment, spec: DeploymentSpec | None, pools: PoolCache, image: str | None
 ) -> list[ConfigError]:
-    """The checks ``RunnerDeployment.apply()`` / ``deploy()`` make against the server."""
+    """The checks ``RunnerDeployment.apply()`` / ``deploy()`` make against the server for one
+    deployment that is given ``image``."""
     errors: list[ConfigError] = []
-    for dep, spec in deployments:
-        where = spec.where if spec else None
-        for problem in dep.target_errors():
-            errors.append(
-                ConfigError(
-                    problem, where=where, fix="add 'work_pool: {name: <pool>}' to the deployment"
-                )
+    where = spec.where if spec else None
+    for problem in dep.target_errors():
+        errors.append(
+            ConfigError(
+                problem, where=where, fix="add 'work_pool: {name: <pool>}' to the deployment"
             )
-        pool_name = dep.work_pool_name
-        if not pool_name:
-            continue
-        pool = pools.get(pool_name)
-        if pool is None:
-            errors.append(
-                ConfigError(
-                    f"work pool {pool_name!r} of deployment {dep.full_name!r} does not exist",
-                    why="no worker could pick up its runs; Prefect refuses it",
-                    fix=f"create it (prefect work-pool create {pool_name} --type <type>) or fix "
-                    "the name",
-                    where=where,
-                )
+        )
+    pool_name = dep.work_pool_name
+    if not pool_name:
+        return errors
+    pool = pools.get(pool_name)
+    if pool is None:
+        errors.append(
+            ConfigError(
+                f"work pool {pool_name!r} of deployment {dep.full_name!r} does not exist",
+                why="no worker could pick up its runs; Prefect refuses it",
+                fix=f"create it (prefect work-pool create {pool_name} --type <type>) or fix "
+                "the name",
+                where=where,
             )
-            continue
-        uses_image = bool(image) or bool(spec and spec.uses_image)
-        if uses_image and not takes_image(pool):
-            errors.append(
-                ConfigError(
-                    f"work pool {pool_name!r} (type {pool.get('type')!r}) cannot run an image",
-                    why=f"deployment {dep.full_name!r} is given an image, but the pool's base job "
-                    "template has no 'image' variable",
-                    fix="use a Docker-based work pool (e.g. type 'docker'), or deploy without an "
-                    "image",
-                    where=where,
-                )
+        )
+        return errors
+    uses_image = bool(image) or bool(spec and spec.uses_image)
+    if uses_image and not takes_image(pool):
+        errors.append(
+            ConfigError(
+                f"work pool {pool_name!r} (type {pool.get('type')!r}) cannot run an image",
+                why=f"deployment {dep.full_name!r} is given an image, but the pool's base job "
+                "template has no 'image' variable",
+                fix="use a Docker-based work pool (e.g. type 'docker'), or deploy without an image",
+                where=where,
             )
+        )
     return errors
 
 
@@ -146,7 +143,7 @@ def read_plan(
     errors = [
         e
         for (dep, s), image in zip(targets, images, strict=True)
-        for e in server_errors([(dep, s)], pools, image)
+        for e in server_errors(dep, s, pools, image)
     ]
     errors += [
         ConfigError(
@@ -319,7 +316,7 @@ def apply_deployment(
     client = api or PrefectApi(connection_from_env(os.environ))
     try:
         target = dep.with_target(work_pool_name, image)
-        errors = server_errors([(target, None)], PoolCache(client), image)
+        errors = server_errors(target, None, PoolCache(client), image)
         if errors:
             raise errors[0]
         current = [d for d in client.read_deployments() if d["name"] == target.name]

@@ -88,7 +88,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             all_=args.all,
             image=args.image,
             build=not getattr(args, "no_build", False),
-            output_format=args.format,
         )
         with PrefectApi(settings.connection) as api:
             project, plan = read_plan(settings, api)

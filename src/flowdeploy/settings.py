@@ -17,14 +17,11 @@ class Settings(BaseModel):
     project_dir: Path
     prefect_file: Path
     names: tuple[str, ...] = ()
-    all: bool = False
     image: str | None = None
     build: bool = True
-    output_format: str = "text"
     api_url: str
     api_key: str | None = None
     auth_string: str | None = None
-    in_github_actions: bool = False
     environ: dict[str, str] = {}
 
     @property
@@ -64,7 +61,6 @@ def load_settings(
     all_: bool = False,
     image: str | None = None,
     build: bool = True,
-    output_format: str = "text",
 ) -> Settings:
     root = Path(project_dir or ".")
     file = Path(prefect_file) if prefect_file else root / "prefect.yaml"
@@ -81,13 +77,10 @@ def load_settings(
         project_dir=root,
         prefect_file=file,
         names=names,
-        all=all_ or not names,
         image=image,
         build=build,
-        output_format=output_format,
         api_url=connection.api_url,
         api_key=connection.api_key,
         auth_string=connection.auth_string,
-        in_github_actions=environ.get("GITHUB_ACTIONS") == "true",
         environ=dict(environ),
     )

@@ -158,8 +158,10 @@ class PrefectApi:
             error = _error(response, "reach the Prefect API")
             raise ConfigError(error.what, why=error.why, fix=error.fix)
 
-    def read_deployments(self) -> list[dict[str, Any]]:
-        return list(self._paginate("/deployments/filter", {}))
+    def read_deployments(self, flow_names: list[str] | None = None) -> list[dict[str, Any]]:
+        """Every deployment, or those of the named flows."""
+        body = {"flows": {"name": {"any_": flow_names}}} if flow_names is not None else {}
+        return list(self._paginate("/deployments/filter", body))
 
     def read_flows(self, ids: list[str]) -> list[dict[str, Any]]:
         if not ids:

@@ -14,8 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from flowdeploy import report
 from flowdeploy.api import PrefectApi
 from flowdeploy.deploy import Results, apply_plan, pools_without_workers, read_plan
-from flowdeploy.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, FlowdeployError
-from flowdeploy.plan import Plan
+from flowdeploy.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigWarning, FlowdeployError
+from flowdeploy.plan import Action, Plan
+from flowdeploy.scope import Scope
 from flowdeploy.settings import load_settings
 
 
@@ -38,9 +39,28 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--prefect-file",
             default=None,
-            help="path of the prefect.yaml (default: PROJECT_DIR/prefect.yaml)",
+            help="path of the prefect.yaml, or a glob such as 'projects/*/prefect.yaml' "
+            "(default: PROJECT_DIR/prefect.yaml)",
         )
-        sub.add_argument("--all", action="store_true", help="every deployment in the file")
+        sub.add_argument(
+            "--all",
+            action="store_true",
+            help="every deployment, whatever changed (default without --base or a GitHub event)",
+        )
+        sub.add_argument(
+            "--base",
+            default=None,
+            metavar="REF",
+            help="only deployments affected by the changes from REF (compared as REF...HEAD)",
+        )
+        sub.add_argument(
+            "--head", default=None, metavar="REF", help="the commit to compare (default: HEAD)"
+        )
+        sub.add_argument(
+            "--prune",
+            action="store_true",
+            help="delete deployments removed from prefect.yaml (apply only; plan shows them)",
+        )
         sub.add_argument(
             "--name",
             action="append",
@@ -88,22 +108,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             all_=args.all,
             image=args.image,
             build=not getattr(args, "no_build", False),
+            prune=args.prune,
+            base=args.base,
+            head=args.head,
         )
         with PrefectApi(settings.connection) as api:
-            project, plan = read_plan(settings, api)
+            projects, plan, scope = read_plan(settings, api)
+            project_secrets = {s for p in projects for s in p.secrets}
             if github:
-                for secret in project.secrets:
+                for secret in project_secrets:
                     print(f"::add-mask::{secret}", file=sys.stderr, flush=True)
-            secrets = (*settings.secrets, *project.secrets)
-            for warning in project.warnings:
+            secrets = (*settings.secrets, *project_secrets)
+            warnings = [w for p in projects for w in p.warnings]
+            for warning in warnings:
                 _warn(err, str(warning), github, warning.where)
-            results = None if args.command == "plan" else _apply(plan, api, err, args.format)
+            for text in scope.warnings:
+                _warn(err, text, github)
+            note = _note(scope, plan)
+            results = (
+                None
+                if args.command == "plan"
+                else _apply(plan, api, err, args.format, settings.prune)
+            )
             if args.format == "json":
-                text = report.render_json(plan, results, project.warnings) + "\n"
+                doc_scope = {
+                    "note": note,
+                    "base": scope.comparison.base if scope.comparison else None,
+                    "head": scope.comparison.head if scope.comparison else None,
+                    "rebuild_image": scope.rebuild_image,
+                }
+                all_warnings: list[ConfigWarning | str] = [*warnings, *scope.warnings]
+                text = report.render_json(plan, results, all_warnings, doc_scope) + "\n"
             elif args.format == "markdown":
-                text = report.render_markdown(plan, results) + "\n"
+                text = report.render_markdown(plan, results, note) + "\n"
             elif results is None:
-                text = report.render_plan_text(plan)
+                text = report.render_plan_text(plan, note)
             else:
                 pools = {o.work_pool_name for o in results.outcomes if o.work_pool_name}
                 text = report.render_results_text(
@@ -118,10 +157,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
 
 
-def _apply(plan: Plan, api: PrefectApi, err: Console, fmt: str) -> Results:
+def _note(scope: Scope, plan: Plan) -> str:
+    if scope.comparison is None or scope.comparison.base is None:
+        return scope.note
+    affected = len([i for i in plan.items if i.action is not Action.ORPHANED])
+    return f"{scope.note}: {affected} affected deployment{'s' if affected != 1 else ''}"
+
+
+def _apply(plan: Plan, api: PrefectApi, err: Console, fmt: str, prune: bool) -> Results:
     writes = len(plan.writes)
     if not writes or fmt != "text" or not err.is_terminal:
-        return apply_plan(plan, api)
+        return apply_plan(plan, api, prune=prune)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -130,7 +176,7 @@ def _apply(plan: Plan, api: PrefectApi, err: Console, fmt: str) -> Results:
         transient=True,
     ) as progress:
         task = progress.add_task("Applying deployments", total=len(plan.items))
-        return apply_plan(plan, api, progress=lambda _: progress.advance(task))
+        return apply_plan(plan, api, progress=lambda _: progress.advance(task), prune=prune)
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:

@@ -11,11 +11,13 @@ from pydantic import BaseModel, ConfigDict
 
 from flowdeploy import templating as tpl
 from flowdeploy.api import PrefectApi
+from flowdeploy.changes import Entry
 from flowdeploy.errors import ApiError, ConfigError, ConfigErrors, DeploymentApplyError
 from flowdeploy.git import inferred_version, repo_root
 from flowdeploy.plan import Action, Plan, PlannedDeployment, make_plan
 from flowdeploy.project import DeploymentSpec, Project, load_project
 from flowdeploy.runner import RunnerDeployment
+from flowdeploy.scope import ProjectScope, Scope, find_scope
 from flowdeploy.settings import Settings, connection_from_env
 
 
@@ -120,25 +122,27 @@ def _image_for(spec: DeploymentSpec, pools: PoolCache, image: str | None) -> str
     return image if pool is not None and takes_image(pool) else None
 
 
-def read_plan(
-    settings: Settings, api: PrefectApi, reasons: dict[str, tuple[str, ...]] | None = None
-) -> tuple[Project, Plan]:
+def read_plan(settings: Settings, api: PrefectApi) -> tuple[list[Project], Plan, Scope]:
     """Everything before the first write: read, resolve, validate, compare."""
     api.check()
-    project = load_project(
-        settings.prefect_file,
-        repo_root=repo_root(settings.prefect_file.parent) or settings.prefect_file.parent,
-        lookups=ServerLookups(api),
-        environ=settings.environ,
-        names=settings.names,
-        image=settings.image,
-        inferred_version=inferred_version(settings.prefect_file.parent, settings.environ),
-    )
     pools = PoolCache(api)
-    images = [_image_for(s, pools, settings.image) for s in project.specs]
+    scope = find_scope(settings, lambda _file: _image_use(pools, settings.image))
+    projects: list[Project] = []
+    reasons: dict[str, tuple[str, ...]] = {}
+    removed: dict[str, str] = {}
+    lookups = ServerLookups(api)
+    for part in scope.projects:
+        project = _load(settings, part, lookups)
+        projects.append(project)
+        for spec in project.specs:
+            reasons[spec.deployment.full_name] = part.reasons.get(spec.index or 0, ())
+        removed.update(part.removed)
+    all_specs = [s for p in projects for s in p.specs]
+    _check_unique(all_specs)
+    images = [_image_for(s, pools, settings.image) for s in all_specs]
     targets = [
         (s.deployment.with_target(None, image), s)
-        for s, image in zip(project.specs, images, strict=True)
+        for s, image in zip(all_specs, images, strict=True)
     ]
     errors = [
         e
@@ -159,19 +163,68 @@ def read_plan(
     if errors:
         raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
     specs = [s.model_copy(update={"deployment": dep}) for dep, s in targets]
-    current = api.read_deployments()
+    whole = scope.comparison is None and not settings.names
+    if scope.comparison is None:
+        current = api.read_deployments()
+    else:
+        # Only the flows in play: a change to one flow of a thousand reads a handful.
+        flows = {s.deployment.flow_name or "" for s in specs} | {n.split("/")[0] for n in removed}
+        current = api.read_deployments(flow_names=sorted(flows)) if flows else []
     flow_ids = sorted({str(d["flow_id"]) for d in current})
     flow_names = {str(f["id"]): f["name"] for f in api.read_flows(flow_ids)}
-    automations = _automations(api)
+    automations = _automations(api) if current else []
     plan = make_plan(
         specs,
         current,
         flow_names,
         automations,
-        project_flows=project.flow_names if not settings.names else None,
+        project_flows=frozenset(n for p in projects for n in p.flow_names) if whole else None,
         reasons=reasons,
+        removed=removed,
     )
-    return project, plan
+    return projects, plan, scope
+
+
+def _load(settings: Settings, part: ProjectScope, lookups: ServerLookups) -> Project:
+    file = part.prefect_file
+    return load_project(
+        file,
+        repo_root=repo_root(file.parent) or file.parent,
+        lookups=lookups,
+        environ=settings.environ,
+        names=settings.names,
+        only=part.only,
+        image=settings.image,
+        inferred_version=inferred_version(file.parent, settings.environ),
+    )
+
+
+def _image_use(pools: PoolCache, image: str | None) -> Callable[[Entry], bool]:
+    """Which prefect.yaml entries run on the project image: a Docker build step, or a pool
+    that takes the image passed with --image."""
+
+    def uses(entry: Entry) -> bool:
+        if entry.builds_image:
+            return True
+        pool = (entry.config.get("work_pool") or {}).get("name")
+        found = pools.get(pool) if image and isinstance(pool, str) and pool else None
+        return found is not None and takes_image(found)
+
+    return uses
+
+
+def _check_unique(specs: Iterable[DeploymentSpec]) -> None:
+    seen: dict[str, DeploymentSpec] = {}
+    for spec in specs:
+        full = spec.deployment.full_name
+        first = seen.setdefault(full, spec)
+        if first is not spec:
+            raise ConfigError(
+                f"deployment {full!r} is defined in two projects",
+                why=f"{first.where} and {spec.where} would overwrite each other on the server",
+                fix="rename one of the deployments",
+                where=spec.where,
+            )
 
 
 def _automations(api: PrefectApi) -> list[dict[str, Any]]:
@@ -188,6 +241,7 @@ class Status(str, enum.Enum):
     UPDATED = "updated"
     UNCHANGED = "unchanged"
     ORPHANED = "orphaned"
+    DELETED = "deleted"
     FAILED = "failed"
 
 
@@ -212,9 +266,14 @@ class Results(BaseModel):
 
 
 def apply_plan(
-    plan: Plan, api: PrefectApi, progress: Callable[[PlannedDeployment], None] | None = None
+    plan: Plan,
+    api: PrefectApi,
+    progress: Callable[[PlannedDeployment], None] | None = None,
+    *,
+    prune: bool = False,
 ) -> Results:
     """Write creates and updates, one at a time; a failing deployment is recorded, not fatal.
+    With ``prune``, orphaned deployments are deleted.
 
     Sequential on purpose: against Prefect's SQLite server, 2 or 4 concurrent writers were
     slower (10.7 s and 11.7 s for 300 creates, against 7.7 s) because of 503 retries.
@@ -222,7 +281,10 @@ def apply_plan(
     flow_ids = _register_flows(plan, api)
     outcomes = []
     for item in plan.items:
-        outcomes.append(_outcome(item, api, flow_ids))
+        if item.action is Action.ORPHANED and prune:
+            outcomes.append(_delete(item, api))
+        else:
+            outcomes.append(_outcome(item, api, flow_ids))
         if progress:
             progress(item)
     return Results(outcomes=tuple(outcomes))
@@ -271,6 +333,19 @@ def _outcome(
         detail=", ".join(item.changes),
         deployment_id=dep_id,
         work_pool_name=pool,
+    )
+
+
+def _delete(item: PlannedDeployment, api: PrefectApi) -> Outcome:
+    dep_id = item.deployment_id or ""
+    try:
+        # Its triggers go with it: an automation left behind would fire at nothing.
+        api.replace_owned_automations(f"prefect.deployment.{dep_id}", [])
+        api.delete_deployment(dep_id)
+    except ApiError as exc:
+        return Outcome(name=item.name, status=Status.FAILED, detail=exc.detail or exc.what)
+    return Outcome(
+        name=item.name, status=Status.DELETED, detail="deleted (--prune)", deployment_id=dep_id
     )
 
 

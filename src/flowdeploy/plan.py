@@ -156,12 +156,14 @@ def make_plan(
     *,
     project_flows: frozenset[str] | None = None,
     reasons: Mapping[str, tuple[str, ...]] | None = None,
+    removed: Mapping[str, str] | None = None,
 ) -> Plan:
     """Compare each desired deployment with the server's; add orphans when asked.
 
     ``flow_names`` maps flow ids to names. ``project_flows``, when given, names the flows
     of the whole project: a server deployment of one of them that the project no longer
-    defines is ``orphaned``.
+    defines is ``orphaned``. ``removed`` maps full names of deployments taken out of
+    prefect.yaml to why: those the server still has are ``orphaned`` too.
     """
     by_name: dict[str, Mapping[str, Any]] = {}
     for server_dep in current:
@@ -199,17 +201,24 @@ def make_plan(
                 current_triggers=len(mine),
             )
         )
+    orphans: dict[str, str] = {}
     if project_flows is not None:
-        for full, existing in sorted(by_name.items()):
-            if full not in wanted and full.split("/", 1)[0] in project_flows:
-                items.append(
-                    PlannedDeployment(
-                        name=full,
-                        action=Action.ORPHANED,
-                        deployment_id=str(existing["id"]),
-                        reasons=("in the server, no longer in prefect.yaml",),
-                    )
+        for full in by_name:
+            if full.split("/", 1)[0] in project_flows:
+                orphans[full] = "in the server, no longer in prefect.yaml"
+    for full, reason in (removed or {}).items():
+        if full in by_name:
+            orphans[full] = reason
+    for full, reason in sorted(orphans.items()):
+        if full not in wanted:
+            items.append(
+                PlannedDeployment(
+                    name=full,
+                    action=Action.ORPHANED,
+                    deployment_id=str(by_name[full]["id"]),
+                    reasons=(reason,),
                 )
+            )
     return Plan(items=tuple(items))
 
 

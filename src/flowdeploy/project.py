@@ -9,7 +9,7 @@ written, and a near-miss key (``shedules``) is an error instead of being ignored
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from copy import deepcopy
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +23,16 @@ from flowdeploy.flows import FlowInfo, FlowReader
 from flowdeploy.runner import RunnerDeployment, name_triggers
 from flowdeploy.yamlfile import YamlDocument, load_yaml
 
-TOP_KEYS = ("prefect-version", "name", "build", "push", "pull", "deployments", "definitions")
+TOP_KEYS = (
+    "prefect-version",
+    "name",
+    "build",
+    "push",
+    "pull",
+    "deployments",
+    "definitions",
+    "flowdeploy",
+)
 DEPLOYMENT_KEYS = (
     "name",
     "version",
@@ -44,7 +53,11 @@ DEPLOYMENT_KEYS = (
     "work_pool",
     "triggers",
     "sla",
+    "flowdeploy",
 )
+# flowdeploy's own settings, under a 'flowdeploy:' key that prefect deploy ignores.
+OWN_TOP_KEYS = ("always_affect", "ignore")
+OWN_DEPLOYMENT_KEYS = ("watch",)
 WORK_POOL_KEYS = ("name", "work_queue_name", "job_variables")
 CONCURRENCY_KEYS = ("limit", "collision_strategy", "grace_period_seconds")
 COLLISION_STRATEGIES = ("ENQUEUE", "CANCEL_NEW")
@@ -72,6 +85,8 @@ class DeploymentSpec(BaseModel):
     where: Location | None = None
     flow_file: Path | None = None
     uses_image: bool = False
+    index: int | None = None
+    """Position of the entry in the file's ``deployments`` list."""
 
 
 class Project(BaseModel):
@@ -96,6 +111,7 @@ def load_project(
     lookups: Lookups,
     environ: Mapping[str, str],
     names: Sequence[str] = (),
+    only: Collection[int] | None = None,
     image: str | None = None,
     reader: FlowReader | None = None,
     display_root: Path | None = None,
@@ -104,7 +120,8 @@ def load_project(
     """Read, resolve and validate every selected deployment; raise all errors at once.
 
     ``inferred_version`` is the commit-based version Prefect gives deployments that name
-    none (see ``flowdeploy.git.inferred_version``).
+    none (see ``flowdeploy.git.inferred_version``). ``only`` keeps the entries at these
+    indexes of the ``deployments`` list (those a change affected), after ``names``.
     """
     root = prefect_file.parent.resolve()
     shown = _display(prefect_file, display_root or Path.cwd())
@@ -119,7 +136,7 @@ def load_project(
         reader or FlowReader(root, repo_root.resolve()),
         inferred_version,
     )
-    return loader.load(names)
+    return loader.load(names, only)
 
 
 def _display(path: Path, base: Path) -> str:
@@ -189,9 +206,40 @@ class _Loader:
                     key,
                 )
 
+    def own_settings(self, value: Any, known: Sequence[str], *path: str | int) -> None:
+        """``flowdeploy: {watch: [...]}`` and friends: mappings of glob lists, checked
+        strictly because only flowdeploy reads them."""
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            self.error(
+                "'flowdeploy' must be a mapping",
+                *path,
+                fix=f"write e.g. 'flowdeploy: {{{known[0]}: [\"path/**\"]}}'",
+            )
+            return
+        for key, globs in value.items():
+            if key not in known:
+                close = suggest(str(key), known)
+                self.error(
+                    f"unknown key {key!r} under 'flowdeploy'",
+                    *path,
+                    key,
+                    why=f"flowdeploy knows {', '.join(known)}",
+                    fix=f"did you mean {close!r}?" if close else f"use one of {', '.join(known)}",
+                )
+            elif not isinstance(globs, list) or not all(isinstance(g, str) for g in globs):
+                self.error(
+                    f"'flowdeploy.{key}' must be a list of glob strings",
+                    *path,
+                    key,
+                    fix=f'write e.g. \'{key}: ["sql/**", "templates/*.j2"]\' '
+                    "(gitignore-style, relative to the prefect.yaml directory)",
+                )
+
     # -- the file ----------------------------------------------------------------------
 
-    def load(self, names: Sequence[str]) -> Project:
+    def load(self, names: Sequence[str], only: Collection[int] | None = None) -> Project:
         data = self.doc.data
         if data is None:
             data = {}
@@ -201,6 +249,7 @@ class _Loader:
                 where=self.doc.where(),
             )
         self.check_keys(data, TOP_KEYS, "prefect.yaml top level")
+        self.own_settings(data.get("flowdeploy"), OWN_TOP_KEYS, "flowdeploy")
         actions = {k: self.steps(data.get(k), k) for k in ("build", "push")}
         top_pull = data.get("pull")
         raw = data.get("deployments") or []
@@ -211,6 +260,8 @@ class _Loader:
                 fix="write each deployment as a '- name: …' item",
             )
         indexed = self.select(raw, names)
+        if only is not None:
+            indexed = [(i, entry) for i, entry in indexed if i in only]
         specs = []
         for index, entry in indexed:
             spec = self.deployment(index, entry, actions, top_pull)
@@ -278,6 +329,7 @@ class _Loader:
         at: tuple[str | int, ...] = ("deployments", index)
         errors_before = len(self.errors)
         self.check_keys(entry, DEPLOYMENT_KEYS, "deployment", *at)
+        self.own_settings(entry.get("flowdeploy"), OWN_DEPLOYMENT_KEYS, *at, "flowdeploy")
         if entry.get("sla") is not None:
             self.warn(
                 "'sla' is not applied: SLAs exist only on Prefect Cloud and flowdeploy "
@@ -286,6 +338,7 @@ class _Loader:
                 "sla",
             )
         config = _with_defaults(deepcopy(entry))
+        config.pop("flowdeploy", None)
         if entry.get("schedule") and "schedules" in entry:
             self.error(
                 "both 'schedule' and 'schedules' are given",
@@ -427,6 +480,7 @@ class _Loader:
             where=self.doc.where(*at),
             flow_file=flow.source_path,
             uses_image=uses_docker,
+            index=index,
         )
 
     def version_for(self, config: Mapping[str, Any]) -> str | None:

@@ -19,6 +19,7 @@ STYLE = {
     "update": "yellow",
     "unchanged": "dim",
     "orphaned": "magenta",
+    "deleted": "magenta",
     "created": "green",
     "updated": "yellow",
     "failed": "bold red",
@@ -26,7 +27,10 @@ STYLE = {
 
 
 def plan_document(
-    plan: Plan, results: Results | None = None, warnings: Sequence[ConfigWarning] = ()
+    plan: Plan,
+    results: Results | None = None,
+    warnings: Sequence[ConfigWarning | str] = (),
+    scope: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     status = {o.name: o for o in results.outcomes} if results else {}
     deployments = []
@@ -45,6 +49,7 @@ def plan_document(
         deployments.append(entry)
     counts = {a.value: len(plan.by_action(a)) for a in Action}
     doc: dict[str, Any] = {
+        "scope": scope or {"note": "every deployment"},
         "deployments": deployments,
         "summary": counts,
         "warnings": [str(w) for w in warnings],
@@ -55,10 +60,13 @@ def plan_document(
 
 
 def render_json(
-    plan: Plan, results: Results | None = None, warnings: Sequence[ConfigWarning] = ()
+    plan: Plan,
+    results: Results | None = None,
+    warnings: Sequence[ConfigWarning | str] = (),
+    scope: dict[str, Any] | None = None,
 ) -> str:
     return json.dumps(
-        plan_document(plan, results, warnings), indent=2, sort_keys=False, default=str
+        plan_document(plan, results, warnings, scope), indent=2, sort_keys=False, default=str
     )
 
 
@@ -78,15 +86,19 @@ def _console(width: int = 120) -> tuple[Console, StringIO]:
     ), buffer
 
 
-def render_plan_text(plan: Plan) -> str:
+def details(item: PlannedDeployment) -> list[str]:
+    """Why the deployment is in the plan, then what changes."""
+    return [*item.reasons, *change_lines(item)]
+
+
+def render_plan_text(plan: Plan, note: str = "") -> str:
     console, buffer = _console()
-    table = Table(title="flowdeploy plan", show_lines=False)
+    table = Table(title="flowdeploy plan", caption=note or None, show_lines=False)
     table.add_column("Name", no_wrap=True)
     table.add_column("Action")
     table.add_column("Details")
     for item in plan.items:
-        details = change_lines(item) if item.action is Action.UPDATE else list(item.reasons)
-        table.add_row(item.name, item.action.value, "\n".join(details))
+        table.add_row(item.name, item.action.value, "\n".join(details(item)))
     console.print(table)
     counts = ", ".join(f"{len(plan.by_action(a))} {a.value}" for a in Action)
     console.print(f"Plan: {counts}.")
@@ -129,21 +141,22 @@ def next_steps(outcomes: Sequence[Outcome], ui_url: str | None, push_pools: froz
     return "\n".join(lines)
 
 
-def render_markdown(plan: Plan, results: Results | None = None) -> str:
+def render_markdown(plan: Plan, results: Results | None = None, note: str = "") -> str:
     status = {o.name: o for o in results.outcomes} if results else {}
     rows = ["| Deployment | Action | Details |", "| --- | --- | --- |"]
     for item in plan.items:
-        details = change_lines(item) if item.action is Action.UPDATE else list(item.reasons)
+        lines = details(item)
         action = item.action.value
         if item.name in status:
             outcome = status[item.name]
             action = outcome.status.value
             if outcome.status is Status.FAILED:
-                details = [outcome.detail]
-        cell = "<br>".join(_md_escape(d) for d in details)
+                lines = [outcome.detail]
+        cell = "<br>".join(_md_escape(d) for d in lines)
         rows.append(f"| `{item.name}` | {action} | {cell} |")
     counts = ", ".join(f"{len(plan.by_action(a))} {a.value}" for a in Action)
-    return "\n".join(["### flowdeploy", "", *rows, "", f"**Plan:** {counts}", ""])
+    head = ["### flowdeploy", ""] + ([f"_{_md_escape(note)}_", ""] if note else [])
+    return "\n".join([*head, *rows, "", f"**Plan:** {counts}", ""])
 
 
 def _md_escape(text: str) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from flowdeploy import github
 from flowdeploy.api import Connection
 from flowdeploy.errors import ConfigError
 
@@ -14,11 +17,17 @@ from flowdeploy.errors import ConfigError
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    project_dir: Path
-    prefect_file: Path
+    prefect_files: tuple[Path, ...]
     names: tuple[str, ...] = ()
+    everything: bool = False
+    """--all: every deployment, whatever changed."""
     image: str | None = None
     build: bool = True
+    prune: bool = False
+    range: github.RangeRequest | None = None
+    """What to compare (--base/--head or the GitHub event); None: every deployment."""
+    workflow: str | None = None
+    """Repository path of the GitHub workflow file running flowdeploy."""
     api_url: str
     api_key: str | None = None
     auth_string: str | None = None
@@ -52,6 +61,36 @@ def connection_from_env(environ: Mapping[str, str]) -> Connection:
     )
 
 
+def prefect_files(project_dir: str | None, prefect_file: str | None) -> tuple[Path, ...]:
+    """The prefect.yaml files to read: one path, or every match of a glob such as
+    ``projects/*/prefect.yaml`` (relative to --project-dir when given)."""
+    root = Path(project_dir or ".")
+    if not prefect_file:
+        return (root / "prefect.yaml",)
+    given = Path(prefect_file)
+    if glob.has_magic(prefect_file):
+        pattern = prefect_file if given.is_absolute() else str(root / prefect_file)
+        found = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        if not found:
+            raise ConfigError(
+                f"--prefect-file {prefect_file!r} matches no file",
+                why=f"looked for {pattern}",
+                fix="check the pattern, e.g. 'projects/*/prefect.yaml'",
+            )
+        return tuple(found)
+    if not given.is_absolute() and project_dir:
+        candidate = root / prefect_file
+        return (candidate if candidate.exists() else given,)
+    return (given,)
+
+
+def _workflow_path(environ: Mapping[str, str]) -> str | None:
+    """``owner/repo/.github/workflows/deploy.yml@refs/heads/main`` -> the file's path."""
+    ref = environ.get("GITHUB_WORKFLOW_REF", "")
+    path = ref.split("@", 1)[0].split("/", 2)[-1] if ref.count("/") >= 2 else ""
+    return path or None
+
+
 def load_settings(
     environ: Mapping[str, str],
     *,
@@ -61,24 +100,45 @@ def load_settings(
     all_: bool = False,
     image: str | None = None,
     build: bool = True,
+    prune: bool = False,
+    base: str | None = None,
+    head: str | None = None,
 ) -> Settings:
-    root = Path(project_dir or ".")
-    file = Path(prefect_file) if prefect_file else root / "prefect.yaml"
-    if prefect_file and not Path(prefect_file).is_absolute() and project_dir:
-        candidate = root / prefect_file
-        file = candidate if candidate.exists() else Path(prefect_file)
     if all_ and names:
         raise ConfigError(
             "--all and --name cannot be used together",
             fix="use --all for every deployment, or --name for some",
         )
+    if all_ and (base or head):
+        raise ConfigError(
+            "--all and --base/--head cannot be used together",
+            why="--all plans every deployment; --base plans those the changes affect",
+            fix="drop one of them",
+        )
+    files = prefect_files(project_dir, prefect_file)
     connection = connection_from_env(environ)
+    event_name = environ.get("GITHUB_EVENT_NAME") or None
+    event: dict[str, Any] | None = None
+    if event_name and not base and not all_ and environ.get("GITHUB_EVENT_PATH"):
+        event = github.load_event(Path(environ["GITHUB_EVENT_PATH"]))
+    request = None
+    if not all_:
+        request = github.range_request(
+            base=base,
+            head=head,
+            event_name=event_name if event is not None else None,
+            event=event,
+            sha=environ.get("GITHUB_SHA") or None,
+        )
     return Settings(
-        project_dir=root,
-        prefect_file=file,
+        prefect_files=files,
         names=names,
+        everything=all_,
         image=image,
         build=build,
+        prune=prune,
+        range=request,
+        workflow=_workflow_path(environ),
         api_url=connection.api_url,
         api_key=connection.api_key,
         auth_string=connection.auth_string,

@@ -125,6 +125,11 @@ def _is_type_checking(test: ast.expr) -> bool:
     return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
 
 
+def is_main_guard(test: ast.expr) -> bool:
+    """Whether an ``if`` test is ``__name__ == "__main__"`` (public for the import graph)."""
+    return _is_main_guard(test)
+
+
 def _is_main_guard(test: ast.expr) -> bool:
     """``if __name__ == "__main__":`` does not run when Prefect imports the module."""
     return (
@@ -361,6 +366,10 @@ class SourceIndex:
         source = SourceFile(key, data, tree, dict(bindings), tuple(stars), future, bindings.history)
         self._shared.files[key] = source
         return source
+
+    def with_roots(self, roots: Sequence[Path]) -> SourceIndex:
+        """Another search order over the same files, sharing this index's parse cache."""
+        return SourceIndex(roots, _shared=self._shared)
 
     @property
     def parsed_files(self) -> int:

@@ -401,6 +401,9 @@ def {fn}(
 # prefect.yaml
 
 DEFINITIONS = """\
+flowdeploy:
+  ignore: ["notes/**"]
+  always_affect: ["constraints.txt"]
 # Reusable pieces; `prefect deploy` ignores this section after YAML resolves the aliases.
 definitions:
   tags: &common_tags
@@ -674,6 +677,9 @@ work_pool:
 
 def _deployment_yaml(i: int, entrypoint: str, *, suffix: str = "", second: bool = False) -> str:
     lines = [f"name: dep-{i:03d}{suffix}", f"entrypoint: {entrypoint}"]
+    if i % 7 == 3:
+        # flowdeploy's own key: prefect deploy must ignore it, and so must the registration.
+        lines.append('flowdeploy:\n  watch: ["sql/**", "templates/*.j2"]')
     # description
     if i % 5 == 0:
         lines.append(

@@ -1,0 +1,180 @@
+"""Which deployments a run looks at: every one, or those a range of commits affected.
+
+Ties the pieces together (git for the commits and the changed paths, the import graph, the
+prefect.yaml at base and at head); the decisions themselves live in ``changes``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from flowdeploy import changes as chg
+from flowdeploy import git
+from flowdeploy.errors import ConfigError, FlowdeployError
+from flowdeploy.flows import FlowReader
+from flowdeploy.imports import ImportGraph
+from flowdeploy.settings import Settings
+
+ImageUse = Callable[[chg.Entry], bool]
+
+
+class ProjectScope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prefect_file: Path
+    only: frozenset[int] | None = None
+    """Indexes of the affected deployment entries; None: every entry."""
+    reasons: dict[int, tuple[str, ...]] = {}
+    removed: dict[str, str] = {}
+    """Full name (flow/deployment) of each entry removed since base -> why."""
+
+
+class Scope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    projects: tuple[ProjectScope, ...]
+    note: str = "every deployment"
+    warnings: tuple[str, ...] = ()
+    comparison: git.Comparison | None = None
+    rebuild_image: bool = True
+    """Whether a file that goes into the project image changed (True when unknown)."""
+
+
+def everything(settings: Settings, note: str = "every deployment") -> Scope:
+    return Scope(
+        projects=tuple(ProjectScope(prefect_file=f) for f in settings.prefect_files), note=note
+    )
+
+
+def find_scope(settings: Settings, uses_image: Callable[[Path], ImageUse]) -> Scope:
+    """The deployments to plan. ``uses_image(prefect_file)`` says which entries of that
+    project run on the project image."""
+    if settings.range is None:
+        return everything(settings)
+    anchor = settings.prefect_files[0].parent
+    repo = git.repo_root(anchor)
+    if repo is None:
+        raise ConfigError(
+            f"{anchor.resolve()} is not in a git repository",
+            why="--base/--head (and GitHub events) compare commits",
+            fix="run flowdeploy inside the repository checkout, or use --all",
+        )
+    comparison = git.resolve_comparison(repo, settings.range)
+    if comparison.base is None:
+        scope = everything(settings, comparison.note)
+        return scope.model_copy(update={"comparison": comparison, "warnings": comparison.warnings})
+    changeset = git.changed_files(repo, comparison.base, comparison.head)
+    rules_for = _rules(settings)
+    projects = []
+    rebuild = False
+    for file in settings.prefect_files:
+        project, image = _project_scope(repo, file, changeset, rules_for, uses_image(file))
+        projects.append(project)
+        rebuild = rebuild or image
+    return Scope(
+        projects=tuple(projects),
+        note=comparison.note,
+        warnings=comparison.warnings,
+        comparison=comparison,
+        rebuild_image=rebuild,
+    )
+
+
+def _rules(settings: Settings) -> Callable[[dict[str, object]], chg.ChangeRules]:
+    """The defaults, extended by the project's ``flowdeploy:`` key (a later ``!pattern``
+    re-includes what a default excludes, as in .gitignore)."""
+
+    def rules(own: dict[str, object]) -> chg.ChangeRules:
+        return chg.ChangeRules(
+            always=chg.DEFAULT_ALWAYS + _globs(own.get("always_affect")),
+            ignore=chg.DEFAULT_IGNORE + _globs(own.get("ignore")),
+            workflow=settings.workflow,
+        )
+
+    return rules
+
+
+def _globs(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(p) for p in value)
+
+
+def _project_scope(
+    repo: Path,
+    prefect_file: Path,
+    changeset: git.ChangeSet,
+    rules_for: Callable[[dict[str, object]], chg.ChangeRules],
+    uses_image: ImageUse,
+) -> tuple[ProjectScope, bool]:
+    root = repo.resolve()
+    file = prefect_file.resolve()
+    project_dir = file.parent
+    rel_file = file.relative_to(root).as_posix()
+    rel_dir = project_dir.relative_to(root).as_posix()
+    head_data = _yaml(file.read_bytes())
+    head = chg.read_entries(head_data)
+    base_bytes = git.read_file_at(root, changeset.base, rel_file)
+    base = chg.read_entries(_yaml(base_bytes)) if base_bytes is not None else None
+    own = head_data.get(chg.OWN_KEY) if isinstance(head_data, dict) else None
+    graph = ImportGraph(project_dir, root)
+    found = chg.affected(
+        head,
+        base,
+        changeset,
+        project="" if rel_dir == "." else rel_dir,
+        prefect_file=rel_file,
+        repo_root=root,
+        reach=lambda entry: graph.reach(entry.entrypoint or ""),
+        uses_image=uses_image,
+        rules=rules_for(own if isinstance(own, dict) else {}),
+    )
+    removed = _removed_names(root, changeset.base, rel_dir, found.removed, rel_file)
+    scope = ProjectScope(
+        prefect_file=prefect_file,
+        only=frozenset(found.reasons),
+        reasons=found.reasons,
+        removed=removed,
+    )
+    return scope, found.rebuild_image
+
+
+def _yaml(data: bytes | None) -> object:
+    """prefect.yaml as data; unreadable YAML at base compares as 'every entry is new'."""
+    if data is None:
+        return None
+    try:
+        return yaml.safe_load(data)
+    except yaml.YAMLError:
+        return None
+
+
+def _removed_names(
+    root: Path, base: str, rel_dir: str, removed: Sequence[chg.Entry], rel_file: str
+) -> dict[str, str]:
+    """Full names of entries gone since base: the flow name is read from the base commit."""
+    if not removed:
+        return {}
+    names: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="flowdeploy-base-") as tmp:
+        git.export_tree(root, base, Path(tmp))
+        project = Path(tmp) / rel_dir
+        reader = FlowReader(project, Path(tmp))
+        for entry in removed:
+            flow = _flow_name(reader, entry)
+            names[f"{flow}/{entry.name}"] = f"removed from {rel_file} since {base[:7]}"
+    return names
+
+
+def _flow_name(reader: FlowReader, entry: chg.Entry) -> str:
+    function = (entry.entrypoint or "").rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+    try:
+        return reader.read(entry.entrypoint or "").name
+    except FlowdeployError:
+        # The flow no longer reads at base; Prefect's default name is the function's.
+        return function.replace("_", "-")

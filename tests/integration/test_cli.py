@@ -56,8 +56,9 @@ def actions(doc: dict[str, object]) -> dict[str, str]:
     return {d["name"]: d["action"] for d in doc["deployments"]}  # type: ignore[attr-defined]
 
 
-def test_plan_apply_and_rerun_without_writes(api: RecordingProxy, repo: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_apply_and_rerun_without_writes(
+    api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert set(actions(plan_json(capsys, repo)).values()) == {"create"}
     assert api.writes() == []
 
@@ -79,7 +80,8 @@ def test_plan_apply_and_rerun_without_writes(api: RecordingProxy, repo: Path,
 
 
 def test_editing_one_parameter_plans_exactly_one_update(
-        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(capsys, "apply", "--project-dir", str(repo), "--all")[0] == 0
     text = (repo / "prefect.yaml").read_text()
     (repo / "prefect.yaml").write_text(text.replace("source: customers", "source: clients"))
@@ -87,8 +89,9 @@ def test_editing_one_parameter_plans_exactly_one_update(
     doc = plan_json(capsys, repo)
     updates = [d for d in doc["deployments"] if d["action"] == "update"]  # type: ignore[attr-defined]
     assert [u["name"] for u in updates] == ["etl/customers-hourly"]
-    assert updates[0]["changes"] == {"parameters": {"from": {"source": "customers"},
-                                                    "to": {"source": "clients"}}}
+    assert updates[0]["changes"] == {
+        "parameters": {"from": {"source": "customers"}, "to": {"source": "clients"}}
+    }
     assert api.writes() == []
     assert run(capsys, "apply", "--project-dir", str(repo), "--all")[0] == 0
     writes = [w for w in api.writes() if w.status < 500]
@@ -99,31 +102,64 @@ def test_editing_one_parameter_plans_exactly_one_update(
 ORDERS = "  - name: orders-nightly\n    entrypoint: flows/etl.py:etl\n"
 
 
-@pytest.mark.parametrize(("old", "new", "fragment"), [
-    ("    tags: [etl, orders]", "    tags: [etl, orders]\n    shedules: []",
-     "did you mean 'schedules'?"),
-    ('cron: "0 2 * * *"', 'cron: "0 25 * * *"', "cron expression '0 25 * * *' is not valid"),
-    ("timezone: Europe/Berlin", "timezone: Europe/Atlantis", "not an IANA time zone"),
-    ('rrule: "FREQ=WEEKLY;BYDAY=MO;BYHOUR=7"', 'rrule: "FREQ=WEEKLY;BYDAY=XX"', "rrule"),
-    ("      - interval: 3600\n", "      - interval: 3600\n        cron: '0 1 * * *'\n",
-     "more than one of 'cron', 'interval', 'rrule'"),
-    ("name: demo-pool", "name: ghost-pool", "work pool 'ghost-pool'"),
-    ("entrypoint: flows/cleanup.py:cleanup", "entrypoint: flows/nothing.py:cleanup",
-     "flows/nothing.py"),
-    ("entrypoint: flows/cleanup.py:cleanup", "entrypoint: flows/cleanup.py:cleanupp",
-     "'cleanupp'"),
-    ("  - name: cleanup\n", "  - name: weekly\n    entrypoint: flows/report.py:weekly_report\n"
-     "    work_pool: {name: demo-pool}\n  - name: cleanup\n", "defined twice"),
-    ("source: customers", "source: '{{ $FLOWDEPLOY_UNSET_VAR }}'",
-     "environment variable FLOWDEPLOY_UNSET_VAR is not set"),
-    ("source: customers", "source: '{{ prefect.variables.nope }}'",
-     "Prefect variable 'nope' does not exist"),
-    ("      work_queue_name: hourly", "      work_queue_name: hourly\n      name: ''",
-     "no work pool"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        (
+            "    tags: [etl, orders]",
+            "    tags: [etl, orders]\n    shedules: []",
+            "did you mean 'schedules'?",
+        ),
+        ('cron: "0 2 * * *"', 'cron: "0 25 * * *"', "cron expression '0 25 * * *' is not valid"),
+        ("timezone: Europe/Berlin", "timezone: Europe/Atlantis", "not an IANA time zone"),
+        ('rrule: "FREQ=WEEKLY;BYDAY=MO;BYHOUR=7"', 'rrule: "FREQ=WEEKLY;BYDAY=XX"', "rrule"),
+        (
+            "      - interval: 3600\n",
+            "      - interval: 3600\n        cron: '0 1 * * *'\n",
+            "more than one of 'cron', 'interval', 'rrule'",
+        ),
+        ("name: demo-pool", "name: ghost-pool", "work pool 'ghost-pool'"),
+        (
+            "entrypoint: flows/cleanup.py:cleanup",
+            "entrypoint: flows/nothing.py:cleanup",
+            "flows/nothing.py",
+        ),
+        (
+            "entrypoint: flows/cleanup.py:cleanup",
+            "entrypoint: flows/cleanup.py:cleanupp",
+            "'cleanupp'",
+        ),
+        (
+            "  - name: cleanup\n",
+            "  - name: weekly\n    entrypoint: flows/report.py:weekly_report\n"
+            "    work_pool: {name: demo-pool}\n  - name: cleanup\n",
+            "defined twice",
+        ),
+        (
+            "source: customers",
+            "source: '{{ $FLOWDEPLOY_UNSET_VAR }}'",
+            "environment variable FLOWDEPLOY_UNSET_VAR is not set",
+        ),
+        (
+            "source: customers",
+            "source: '{{ prefect.variables.nope }}'",
+            "Prefect variable 'nope' does not exist",
+        ),
+        (
+            "      work_queue_name: hourly",
+            "      work_queue_name: hourly\n      name: ''",
+            "no work pool",
+        ),
+    ],
+)
 def test_invalid_configuration_exits_2_and_writes_nothing(
-        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str],
-        old: str, new: str, fragment: str) -> None:
+    api: RecordingProxy,
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    old: str,
+    new: str,
+    fragment: str,
+) -> None:
     text = (repo / "prefect.yaml").read_text()
     assert old in text
     (repo / "prefect.yaml").write_text(text.replace(old, new, 1))
@@ -135,22 +171,43 @@ def test_invalid_configuration_exits_2_and_writes_nothing(
 
 
 def test_image_goes_only_to_pools_that_run_images(
-        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "apply", "--project-dir", str(repo), "--all",
-                         "--image", "registry.test/flows:abc", "--format", "json")
+    api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        capsys,
+        "apply",
+        "--project-dir",
+        str(repo),
+        "--all",
+        "--image",
+        "registry.test/flows:abc",
+        "--format",
+        "json",
+    )
     assert code == 0, out + err
     assert "registry.test" not in json.dumps(api_deployments(api.api_url))
 
 
 def test_docker_build_step_needs_a_pool_that_runs_images(
-        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = (repo / "prefect.yaml").read_text().replace("pull:\n", (
-        "build:\n  - prefect_docker.deployments.steps.build_docker_image:\n"
-        "      id: build-image\n      image_name: registry.test/flows\n"
-        "      dockerfile: Dockerfile\npull:\n"), 1)
+    api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        (repo / "prefect.yaml")
+        .read_text()
+        .replace(
+            "pull:\n",
+            (
+                "build:\n  - prefect_docker.deployments.steps.build_docker_image:\n"
+                "      id: build-image\n      image_name: registry.test/flows\n"
+                "      dockerfile: Dockerfile\npull:\n"
+            ),
+            1,
+        )
+    )
     (repo / "prefect.yaml").write_text(text)
-    code, _, err = run(capsys, "apply", "--project-dir", str(repo), "--all",
-                       "--image", "registry.test/flows:abc")
+    code, _, err = run(
+        capsys, "apply", "--project-dir", str(repo), "--all", "--image", "registry.test/flows:abc"
+    )
     assert code == 2
     assert "work pool 'demo-pool' (type 'process') cannot run an image" in err
     assert api.writes() == []
@@ -161,28 +218,46 @@ def test_docker_build_step_needs_a_pool_that_runs_images(
 
 
 def test_image_goes_into_job_variables_on_a_docker_pool(
-        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     create_work_pool(api.api_url, "docker-pool", "docker")
     text = (repo / "prefect.yaml").read_text().replace("name: demo-pool", "name: docker-pool")
     (repo / "prefect.yaml").write_text(text)
-    code, out, err = run(capsys, "apply", "--project-dir", str(repo), "--all", "--image",
-                         "registry.test/flows:abc", "--format", "json")
+    code, out, err = run(
+        capsys,
+        "apply",
+        "--project-dir",
+        str(repo),
+        "--all",
+        "--image",
+        "registry.test/flows:abc",
+        "--format",
+        "json",
+    )
     assert code == 0, out + err
     doc = json.loads(out)
     assert {d["status"] for d in doc["deployments"]} == {"created"}
-    code, out, _ = run(capsys, "plan", "--project-dir", str(repo), "--image",
-                       "registry.test/flows:abc", "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "plan",
+        "--project-dir",
+        str(repo),
+        "--image",
+        "registry.test/flows:abc",
+        "--format",
+        "json",
+    )
     assert set(actions(json.loads(out)).values()) == {"unchanged"}
 
 
 def test_one_failing_deployment_does_not_stop_the_others(
-        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = (repo / "prefect.yaml").read_text()
     # The server enforces the parameter schema: batch_size must be an integer.
     text = text.replace("source: customers", "source: customers\n      batch_size: lots")
     (repo / "prefect.yaml").write_text(text)
-    code, out, err = run(capsys, "apply", "--project-dir", str(repo), "--all", "--format",
-                         "json")
+    code, out, err = run(capsys, "apply", "--project-dir", str(repo), "--all", "--format", "json")
     assert code == 1, out + err
     doc = json.loads(out)
     status = {d["name"]: d["status"] for d in doc["deployments"]}
@@ -198,13 +273,19 @@ def test_one_failing_deployment_does_not_stop_the_others(
 
 
 def test_block_values_never_appear_in_output(
-        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    api: RecordingProxy,
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from support.server import create_block
 
     create_block(api.api_url, "secret", "warehouse-token", {"value": "s3cr3t-token-value"})
-    text = (repo / "prefect.yaml").read_text().replace(
-        "source: customers", "source: '{{ prefect.blocks.secret.warehouse-token }}'")
+    text = (
+        (repo / "prefect.yaml")
+        .read_text()
+        .replace("source: customers", "source: '{{ prefect.blocks.secret.warehouse-token }}'")
+    )
     (repo / "prefect.yaml").write_text(text)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     for fmt in ("json", "markdown", "text"):
@@ -222,11 +303,13 @@ def test_block_values_never_appear_in_output(
 
 
 def test_emptied_schedules_are_cleared_and_then_unchanged(
-        api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(capsys, "apply", "--project-dir", str(repo))[0] == 0
     text = (repo / "prefect.yaml").read_text()
-    (repo / "prefect.yaml").write_text(text.replace("    schedules:\n      - *nightly\n",
-                                                    "    schedules: []\n", 1))
+    (repo / "prefect.yaml").write_text(
+        text.replace("    schedules:\n      - *nightly\n", "    schedules: []\n", 1)
+    )
     doc = plan_json(capsys, repo)
     assert actions(doc)["etl/orders-nightly"] == "update"
     assert run(capsys, "apply", "--project-dir", str(repo))[0] == 0

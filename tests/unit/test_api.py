@@ -7,8 +7,12 @@ from flowdeploy.errors import ApiError
 
 def make(handler, **kw) -> tuple[PrefectApi, list[float]]:  # type: ignore[no-untyped-def]
     slept: list[float] = []
-    api = PrefectApi(Connection("http://prefect.test/api", **kw),
-                     transport=httpx.MockTransport(handler), sleep=slept.append, retries=4)
+    api = PrefectApi(
+        Connection("http://prefect.test/api", **kw),
+        transport=httpx.MockTransport(handler),
+        sleep=slept.append,
+        retries=4,
+    )
     return api, slept
 
 
@@ -25,8 +29,9 @@ def test_retries_transient_statuses_then_succeeds() -> None:
 
 
 def test_honours_retry_after() -> None:
-    answers = iter([httpx.Response(429, headers={"Retry-After": "2"}),
-                    httpx.Response(200, json={"id": "x"})])
+    answers = iter(
+        [httpx.Response(429, headers={"Retry-After": "2"}), httpx.Response(200, json={"id": "x"})]
+    )
     api, slept = make(lambda r: next(answers))
     api.upsert_flow("etl")
     assert slept == [2.0]
@@ -82,7 +87,7 @@ def test_pagination_reads_every_page() -> None:
         import json
 
         body = json.loads(request.content)
-        return httpx.Response(200, json=rows[body["offset"]: body["offset"] + body["limit"]])
+        return httpx.Response(200, json=rows[body["offset"] : body["offset"] + body["limit"]])
 
     api, _ = make(handler)
     assert len(api.read_deployments()) == 450
@@ -97,10 +102,17 @@ def test_writes_are_counted() -> None:
 
 
 def test_validation_detail_keeps_the_message_not_the_echoed_input() -> None:
-    body = {"exception_message": "Invalid request received.",
-            "exception_detail": [{"type": "value_error", "loc": ["body"],
-                                  "msg": "Validation failed for field 'n'.",
-                                  "input": {"api_key": "do-not-echo"}}]}
+    body = {
+        "exception_message": "Invalid request received.",
+        "exception_detail": [
+            {
+                "type": "value_error",
+                "loc": ["body"],
+                "msg": "Validation failed for field 'n'.",
+                "input": {"api_key": "do-not-echo"},
+            }
+        ],
+    }
     api, _ = make(lambda r: httpx.Response(422, json=body))
     with pytest.raises(ApiError) as info:
         api.create_deployment({"name": "d"})
@@ -114,9 +126,11 @@ def test_unreachable_or_wrong_api_is_a_configuration_error() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    for handler, text in ((refuse, "cannot reach the Prefect API"),
-                          (lambda r: httpx.Response(404, text="nope"), "HTTP 404"),
-                          (lambda r: httpx.Response(401), "refused the credentials")):
+    for handler, text in (
+        (refuse, "cannot reach the Prefect API"),
+        (lambda r: httpx.Response(404, text="nope"), "HTTP 404"),
+        (lambda r: httpx.Response(401), "refused the credentials"),
+    ):
         api, _ = make(handler)
         with pytest.raises(ConfigError) as info:
             api.check()

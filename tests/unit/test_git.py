@@ -7,8 +7,13 @@ from flowdeploy.git import inferred_version, repo_root
 
 
 def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-c", "user.email=t@x", "-c", "user.name=t", *args], cwd=cwd,
-                          check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "-c", "user.email=t@x", "-c", "user.name=t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return done.stdout.strip()
 
 
@@ -35,8 +40,11 @@ def test_origin_remote_gives_the_short_commit(tmp_path: Path) -> None:
 
 def test_github_variables_win(tmp_path: Path) -> None:
     make_repo(tmp_path / "r")
-    env = {"GITHUB_SHA": "0123456789abcdef", "GITHUB_REF_NAME": "main",
-           "GITHUB_REPOSITORY": "team/flows"}
+    env = {
+        "GITHUB_SHA": "0123456789abcdef",
+        "GITHUB_REF_NAME": "main",
+        "GITHUB_REPOSITORY": "team/flows",
+    }
     assert inferred_version(tmp_path / "r", env) == "01234567"
     # All three are needed, as in Prefect; a partial set falls through to git.
     assert inferred_version(tmp_path / "r", {"GITHUB_SHA": "0123456789"}) is None

@@ -9,21 +9,34 @@ from flowdeploy.runner import RunnerDeployment
 
 
 def spec(**fields: Any) -> DeploymentSpec:
-    base: dict[str, Any] = {"name": "daily", "flow_name": "etl", "entrypoint": "f.py:etl",
-                            "work_pool_name": "pool", "version": "v1",
-                            "pull_steps": [{"step": {"directory": "/x"}}]}
+    base: dict[str, Any] = {
+        "name": "daily",
+        "flow_name": "etl",
+        "entrypoint": "f.py:etl",
+        "work_pool_name": "pool",
+        "version": "v1",
+        "pull_steps": [{"step": {"directory": "/x"}}],
+    }
     base.update(fields)
-    return DeploymentSpec(deployment=RunnerDeployment(**base), where=Location("prefect.yaml", 3),
-                          flow_file=Path("f.py"))
+    return DeploymentSpec(
+        deployment=RunnerDeployment(**base),
+        where=Location("prefect.yaml", 3),
+        flow_file=Path("f.py"),
+    )
 
 
 def stored(dep: RunnerDeployment, **overrides: Any) -> dict[str, Any]:
     """What a Prefect server returns for ``dep`` after creating it."""
     body = dep.create_body("flow-1")
-    server = {**body, "id": "dep-1", "flow_id": "flow-1", "global_concurrency_limit": None,
-              "concurrency_limit": None, "work_queue_name": body["work_queue_name"] or "default",
-              "schedules": [{**s, "id": "s1", "deployment_id": "dep-1"}
-                            for s in body["schedules"]]}
+    server = {
+        **body,
+        "id": "dep-1",
+        "flow_id": "flow-1",
+        "global_concurrency_limit": None,
+        "concurrency_limit": None,
+        "work_queue_name": body["work_queue_name"] or "default",
+        "schedules": [{**s, "id": "s1", "deployment_id": "dep-1"} for s in body["schedules"]],
+    }
     server.update(overrides)
     return server
 
@@ -34,9 +47,14 @@ def test_new_deployment_is_create() -> None:
 
 
 def test_same_state_is_unchanged() -> None:
-    s = spec(schedules=[sched.build_schedule({"interval": 60}),
-                        sched.build_schedule({"rrule": "FREQ=DAILY"})],
-             tags=["a"], parameters={"n": 1})
+    s = spec(
+        schedules=[
+            sched.build_schedule({"interval": 60}),
+            sched.build_schedule({"rrule": "FREQ=DAILY"}),
+        ],
+        tags=["a"],
+        parameters={"n": 1},
+    )
     current = stored(s.deployment)
     current["schedules"][1]["schedule"]["rrule"] = "DTSTART:20200101T000000\nFREQ=DAILY"
     plan = make_plan([s], [current], {"flow-1": "etl"}, [])
@@ -50,16 +68,22 @@ def test_parameter_edit_is_one_update_with_old_and_new() -> None:
     item = plan.items[0]
     assert item.action is Action.UPDATE
     assert {k: (c.old, c.new) for k, c in item.changes.items()} == {
-        "parameters": ({"n": 1}, {"n": 2})}
+        "parameters": ({"n": 1}, {"n": 2})
+    }
 
 
 def test_orphan_only_for_project_flows() -> None:
-    current = [stored(spec(name="gone").deployment, id="d2"),
-               stored(spec(name="other", flow_name="x").deployment, id="d3", flow_id="flow-2")]
-    plan = make_plan([spec()], current, {"flow-1": "etl", "flow-2": "x"}, [],
-                     project_flows=frozenset({"etl"}))
+    current = [
+        stored(spec(name="gone").deployment, id="d2"),
+        stored(spec(name="other", flow_name="x").deployment, id="d3", flow_id="flow-2"),
+    ]
+    plan = make_plan(
+        [spec()], current, {"flow-1": "etl", "flow-2": "x"}, [], project_flows=frozenset({"etl"})
+    )
     assert [(i.name, i.action) for i in plan.items] == [
-        ("etl/daily", Action.CREATE), ("etl/gone", Action.ORPHANED)]
+        ("etl/daily", Action.CREATE),
+        ("etl/gone", Action.ORPHANED),
+    ]
 
 
 def test_unspecified_schedules_are_left_alone() -> None:

@@ -21,8 +21,11 @@ def etl(n: int = 1) -> None:
 
 
 class Lookups:
-    def __init__(self, variables: dict[str, Any] | None = None,
-                 blocks: dict[tuple[str, str], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        variables: dict[str, Any] | None = None,
+        blocks: dict[tuple[str, str], dict[str, Any]] | None = None,
+    ) -> None:
         self.variables = variables or {}
         self.blocks = blocks or {}
 
@@ -33,14 +36,24 @@ class Lookups:
         return self.blocks.get((type_slug, name))
 
 
-def project(tmp_path: Path, yaml_text: str, env: dict[str, str] | None = None,
-            lookups: Lookups | None = None, **kw: Any) -> Project:
+def project(
+    tmp_path: Path,
+    yaml_text: str,
+    env: dict[str, str] | None = None,
+    lookups: Lookups | None = None,
+    **kw: Any,
+) -> Project:
     (tmp_path / "flows").mkdir(exist_ok=True)
     (tmp_path / "flows" / "etl.py").write_text(FLOW)
     (tmp_path / "prefect.yaml").write_text(dedent(yaml_text))
-    return load_project(tmp_path / "prefect.yaml", repo_root=tmp_path,
-                        lookups=lookups or Lookups(), environ=env or {},
-                        display_root=tmp_path, **kw)
+    return load_project(
+        tmp_path / "prefect.yaml",
+        repo_root=tmp_path,
+        lookups=lookups or Lookups(),
+        environ=env or {},
+        display_root=tmp_path,
+        **kw,
+    )
 
 
 def errors_of(exc: ConfigError) -> list[ConfigError]:
@@ -62,8 +75,9 @@ def test_basic_deployment_gets_flow_defaults(tmp_path: Path) -> None:
     assert dep.full_name == "etl/daily"
     assert dep.description == "Load things."
     assert dep.version and len(dep.version) == 32
-    assert dep.pull_steps == [{"prefect.deployments.steps.set_working_directory":
-                               {"directory": str(tmp_path.resolve())}}]
+    assert dep.pull_steps == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": str(tmp_path.resolve())}}
+    ]
     assert dep.parameter_openapi_schema["properties"]["n"]["default"] == 1
     assert str(spec.where) == "prefect.yaml:2"
 
@@ -81,12 +95,15 @@ def test_far_unknown_key_is_a_warning(tmp_path: Path) -> None:
     p = project(tmp_path, BASIC + "    owner_team: data\n")
     assert [str(w) for w in p.warnings] == [
         "prefect.yaml:5: unknown key 'owner_team' in deployment is ignored (Prefect ignores "
-        "it too) and never sent to the server"]
+        "it too) and never sent to the server"
+    ]
     assert "owner_team" not in p.specs[0].deployment.model_dump_json()
 
 
 def test_definitions_anchors_and_merge_keys(tmp_path: Path) -> None:
-    p = project(tmp_path, """\
+    p = project(
+        tmp_path,
+        """\
         definitions:
           pool: &pool {name: pool, job_variables: {env: {A: "1"}}}
           sched: &sched {cron: "0 1 * * *", timezone: Europe/Berlin}
@@ -97,7 +114,8 @@ def test_definitions_anchors_and_merge_keys(tmp_path: Path) -> None:
             work_pool:
               <<: *pool
               work_queue_name: q
-        """)
+        """,
+    )
     dep = p.specs[0].deployment
     assert dep.job_variables == {"env": {"A": "1"}}
     assert dep.work_queue_name == "q"
@@ -105,10 +123,13 @@ def test_definitions_anchors_and_merge_keys(tmp_path: Path) -> None:
 
 
 def test_env_variable_and_block_templating(tmp_path: Path) -> None:
-    lookups = Lookups(variables={"team": "data"},
-                      blocks={("secret", "token"): {"value": "s3"},
-                              ("json", "cfg"): {"value": {"region": "eu"}}})
-    p = project(tmp_path, """\
+    lookups = Lookups(
+        variables={"team": "data"},
+        blocks={("secret", "token"): {"value": "s3"}, ("json", "cfg"): {"value": {"region": "eu"}}},
+    )
+    p = project(
+        tmp_path,
+        """\
         deployments:
           - name: "{{ $DEP_NAME }}"
             entrypoint: flows/etl.py:etl
@@ -121,46 +142,62 @@ def test_env_variable_and_block_templating(tmp_path: Path) -> None:
               - prefect.deployments.steps.git_clone:
                   repository: https://example.com/r.git
                   access_token: "{{ prefect.blocks.secret.token }}"
-        """, env={"DEP_NAME": "prod", "STAGE": "p"}, lookups=lookups)
+        """,
+        env={"DEP_NAME": "prod", "STAGE": "p"},
+        lookups=lookups,
+    )
     dep = p.specs[0].deployment
     assert dep.name == "prod"
     assert dep.tags == ["data", "env-p"]
     assert dep.parameters == {"token": "s3", "region": "eu"}
     # Pull steps keep block and variable placeholders for the worker to resolve.
-    assert dep.pull_steps == [{"prefect.deployments.steps.git_clone": {
-        "repository": "https://example.com/r.git",
-        "access_token": "{{ prefect.blocks.secret.token }}"}}]
+    assert dep.pull_steps == [
+        {
+            "prefect.deployments.steps.git_clone": {
+                "repository": "https://example.com/r.git",
+                "access_token": "{{ prefect.blocks.secret.token }}",
+            }
+        }
+    ]
 
 
 def test_every_unresolved_placeholder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        project(tmp_path, """\
+        project(
+            tmp_path,
+            """\
             deployments:
               - name: a
                 entrypoint: flows/etl.py:etl
                 tags: ["{{ $MISSING_ENV }}", "{{ prefect.variables.nope }}"]
                 description: "{{ build.stdout }}"
                 work_pool: {name: pool}
-            """)
+            """,
+        )
     whats = sorted(e.what for e in errors_of(info.value))
-    assert whats == ["Prefect variable 'nope' does not exist",
-                     "environment variable MISSING_ENV is not set",
-                     "step output {{ build.stdout }} cannot be resolved"]
-    assert all(str(e.where) in ("prefect.yaml:4", "prefect.yaml:5")
-               for e in errors_of(info.value))
+    assert whats == [
+        "Prefect variable 'nope' does not exist",
+        "environment variable MISSING_ENV is not set",
+        "step output {{ build.stdout }} cannot be resolved",
+    ]
+    assert all(str(e.where) in ("prefect.yaml:4", "prefect.yaml:5") for e in errors_of(info.value))
 
 
-@pytest.mark.parametrize(("extra", "fragment", "line"), [
-    ("    schedules:\n      - cron: '0 1 * * *'\n        interval: 60\n", "more than one", 7),
-    ("    schedules:\n      - cron: '0 61 * * *'\n", "not valid", 6),
-    ("    schedules:\n      - cron: '0 1 * * *'\n        timezone: Mars/Base\n", "IANA", 7),
-    ("    schedules:\n      - rrule: 'FREQ=NEVER'\n", "rrule", 6),
-    ("    schedules:\n      - interval: 0\n", "not positive", 6),
-    ("    version: 1.5\n", "version", 5),
-    ("    concurrency_limit: {limit: 2, collision_strategy: KILL}\n", "collision_strategy", 5),
-])
-def test_invalid_fields_are_errors_at_their_line(tmp_path: Path, extra: str, fragment: str,
-                                                 line: int) -> None:
+@pytest.mark.parametrize(
+    ("extra", "fragment", "line"),
+    [
+        ("    schedules:\n      - cron: '0 1 * * *'\n        interval: 60\n", "more than one", 7),
+        ("    schedules:\n      - cron: '0 61 * * *'\n", "not valid", 6),
+        ("    schedules:\n      - cron: '0 1 * * *'\n        timezone: Mars/Base\n", "IANA", 7),
+        ("    schedules:\n      - rrule: 'FREQ=NEVER'\n", "rrule", 6),
+        ("    schedules:\n      - interval: 0\n", "not positive", 6),
+        ("    version: 1.5\n", "version", 5),
+        ("    concurrency_limit: {limit: 2, collision_strategy: KILL}\n", "collision_strategy", 5),
+    ],
+)
+def test_invalid_fields_are_errors_at_their_line(
+    tmp_path: Path, extra: str, fragment: str, line: int
+) -> None:
     with pytest.raises(ConfigError) as info:
         project(tmp_path, BASIC + extra)
     (err,) = errors_of(info.value)
@@ -170,7 +207,9 @@ def test_invalid_fields_are_errors_at_their_line(tmp_path: Path, extra: str, fra
 
 def test_missing_work_pool_entrypoint_and_duplicates(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        project(tmp_path, """\
+        project(
+            tmp_path,
+            """\
             deployments:
               - name: a
                 entrypoint: flows/etl.py:etl
@@ -188,7 +227,8 @@ def test_missing_work_pool_entrypoint_and_duplicates(tmp_path: Path) -> None:
               - name: e
                 entrypoint: flows/etl.py:etl
                 work_pool: {name: pool}
-            """)
+            """,
+        )
     rendered = [e.render() for e in errors_of(info.value)]
     assert any("has no work pool" in r and "prefect.yaml:2" in r for r in rendered)
     assert any("missing.py" in r for r in rendered)
@@ -200,44 +240,58 @@ def test_missing_work_pool_entrypoint_and_duplicates(tmp_path: Path) -> None:
 
 def test_job_variables_without_pool_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        project(tmp_path, """\
+        project(
+            tmp_path,
+            """\
             deployments:
               - name: a
                 entrypoint: flows/etl.py:etl
                 work_pool: {job_variables: {x: 1}}
-            """)
-    assert any("Job variables can only be provided" in e.what or "no work pool" in e.what
-               for e in errors_of(info.value))
+            """,
+        )
+    assert any(
+        "Job variables can only be provided" in e.what or "no work pool" in e.what
+        for e in errors_of(info.value)
+    )
 
 
 def test_name_selection(tmp_path: Path) -> None:
     text = BASIC + (
         "  - name: other\n    entrypoint: flows/etl.py:etl\n    work_pool: {name: pool}\n"
     )
-    assert [s.deployment.name for s in project(tmp_path, text, names=("other",)).specs] == [
-        "other"]
+    assert [s.deployment.name for s in project(tmp_path, text, names=("other",)).specs] == ["other"]
     assert len(project(tmp_path, text, names=("etl/*",)).specs) == 2
     with pytest.raises(ConfigError, match="matches --name 'ghost'"):
         project(tmp_path, text, names=("ghost",))
 
 
 def test_legacy_schedule_and_triggers(tmp_path: Path) -> None:
-    p = project(tmp_path, BASIC + """\
+    p = project(
+        tmp_path,
+        BASIC
+        + """\
     schedule: {interval: 600}
     triggers:
       - type: event
         expect: [x.done]
         parameters: {n: "{{ event.name }}"}
-""")
+""",
+    )
     dep = p.specs[0].deployment
     assert dep.schedules and dep.schedules[0]["schedule"]["interval"] == 600.0
-    assert dep.triggers == [{"type": "event", "expect": ["x.done"],
-                             "parameters": {"n": "{{ event.name }}"},
-                             "name": "daily__automation_1"}]
+    assert dep.triggers == [
+        {
+            "type": "event",
+            "expect": ["x.done"],
+            "parameters": {"n": "{{ event.name }}"},
+            "name": "daily__automation_1",
+        }
+    ]
 
 
 def test_sla_is_a_warning_not_silence(tmp_path: Path) -> None:
     p = project(tmp_path, BASIC + "    sla:\n      - duration: 60\n")
     assert [w.message for w in p.warnings] == [
         "'sla' is not applied: SLAs exist only on Prefect Cloud and flowdeploy does not "
-        "manage them yet"]
+        "manage them yet"
+    ]

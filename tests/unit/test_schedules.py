@@ -7,17 +7,25 @@ from flowdeploy import schedules as sched
 
 def test_cron_defaults_match_prefect() -> None:
     body = sched.build_schedule({"cron": "0 1 * * *"})
-    assert body == {"schedule": {"cron": "0 1 * * *", "timezone": None, "day_or": True},
-                    "active": True, "max_scheduled_runs": None, "parameters": {}, "slug": None}
+    assert body == {
+        "schedule": {"cron": "0 1 * * *", "timezone": None, "day_or": True},
+        "active": True,
+        "max_scheduled_runs": None,
+        "parameters": {},
+        "slug": None,
+    }
 
 
 def test_interval_forms_and_anchor() -> None:
-    assert sched.build_schedule({"interval": 600})["schedule"] == {"interval": 600.0,
-                                                                  "timezone": "UTC"}
+    assert sched.build_schedule({"interval": 600})["schedule"] == {
+        "interval": 600.0,
+        "timezone": "UTC",
+    }
     assert sched.build_schedule({"interval": "PT1H"})["schedule"]["interval"] == 3600.0
     assert sched.build_schedule({"interval": "01:00:00"})["schedule"]["interval"] == 3600.0
-    body = sched.build_schedule({"interval": 60, "anchor_date": "2024-01-01T00:00:00",
-                                 "timezone": "America/New_York"})
+    body = sched.build_schedule(
+        {"interval": 60, "anchor_date": "2024-01-01T00:00:00", "timezone": "America/New_York"}
+    )
     assert body["schedule"]["anchor_date"] == "2024-01-01T00:00:00Z"
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     sent = sched.anchored(sched.build_schedule({"interval": 60}), now)
@@ -26,22 +34,26 @@ def test_interval_forms_and_anchor() -> None:
 
 def test_rrule_default_timezone() -> None:
     assert sched.build_schedule({"rrule": "FREQ=DAILY;COUNT=5"})["schedule"] == {
-        "rrule": "FREQ=DAILY;COUNT=5", "timezone": "UTC"}
+        "rrule": "FREQ=DAILY;COUNT=5",
+        "timezone": "UTC",
+    }
 
 
-@pytest.mark.parametrize(("entry", "key", "text"), [
-    ({"cron": "0 1 * * *", "interval": 60}, "interval", "more than one"),
-    ({"timezone": "UTC"}, None, "none of"),
-    ({"cron": "61 * * * *"}, "cron", "not valid"),
-    ({"cron": "H * * * *"}, "cron", ""),
-    ({"rrule": "FREQ=SOMETIMES"}, "rrule", "not valid"),
-    ({"interval": -5}, "interval", "not positive"),
-    ({"interval": "soon"}, "interval", "not a duration"),
-    ({"cron": "0 1 * * *", "timezone": "Mars/Olympus"}, "timezone", "IANA"),
-    ({"cron": "0 1 * * *", "active": "maybe"}, "active", "boolean"),
-])
-def test_invalid_entries_name_the_key(entry: dict[str, object], key: str | None,
-                                      text: str) -> None:
+@pytest.mark.parametrize(
+    ("entry", "key", "text"),
+    [
+        ({"cron": "0 1 * * *", "interval": 60}, "interval", "more than one"),
+        ({"timezone": "UTC"}, None, "none of"),
+        ({"cron": "61 * * * *"}, "cron", "not valid"),
+        ({"cron": "H * * * *"}, "cron", ""),
+        ({"rrule": "FREQ=SOMETIMES"}, "rrule", "not valid"),
+        ({"interval": -5}, "interval", "not positive"),
+        ({"interval": "soon"}, "interval", "not a duration"),
+        ({"cron": "0 1 * * *", "timezone": "Mars/Olympus"}, "timezone", "IANA"),
+        ({"cron": "0 1 * * *", "active": "maybe"}, "active", "boolean"),
+    ],
+)
+def test_invalid_entries_name_the_key(entry: dict[str, object], key: str | None, text: str) -> None:
     with pytest.raises(sched.ScheduleError) as info:
         sched.build_schedule(entry)
     assert info.value.key == key
@@ -50,20 +62,30 @@ def test_invalid_entries_name_the_key(entry: dict[str, object], key: str | None,
 
 def test_same_schedule_ignores_server_additions() -> None:
     want = sched.build_schedule({"rrule": "FREQ=DAILY;COUNT=5"})
-    have = {**want, "schedule": {"rrule": "DTSTART:20200101T000000\nFREQ=DAILY;COUNT=5",
-                                 "timezone": "UTC"}, "id": "x"}
+    have = {
+        **want,
+        "schedule": {"rrule": "DTSTART:20200101T000000\nFREQ=DAILY;COUNT=5", "timezone": "UTC"},
+        "id": "x",
+    }
     assert sched.same_schedule(want, have)
     interval = sched.build_schedule({"interval": 60})
-    stored = {**interval, "schedule": {"interval": 60.0, "timezone": "UTC",
-                                       "anchor_date": "2026-11-24T13:58:00.224373Z"}}
+    stored = {
+        **interval,
+        "schedule": {
+            "interval": 60.0,
+            "timezone": "UTC",
+            "anchor_date": "2026-11-24T13:58:00.224373Z",
+        },
+    }
     assert sched.same_schedule(interval, stored)
 
 
 def test_same_schedule_sees_real_changes() -> None:
     want = sched.build_schedule({"cron": "0 1 * * *"})
     assert not sched.same_schedule(want, sched.build_schedule({"cron": "0 2 * * *"}))
-    assert not sched.same_schedule(want, sched.build_schedule({"cron": "0 1 * * *",
-                                                               "active": False}))
+    assert not sched.same_schedule(
+        want, sched.build_schedule({"cron": "0 1 * * *", "active": False})
+    )
     anchored = sched.build_schedule({"interval": 60, "anchor_date": "2024-01-01T00:00:00"})
     other = sched.build_schedule({"interval": 60, "anchor_date": "2024-01-02T00:00:00"})
     assert not sched.same_schedule(anchored, other)

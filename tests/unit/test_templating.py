@@ -6,8 +6,11 @@ def env(**values: str) -> tpl.Resolver:
 
 
 def test_whole_string_placeholder_keeps_the_value_type() -> None:
-    out = tpl.render({"n": "{{ step.count }}"}, frozenset({tpl.Kind.STEP}),
-                     tpl.mapping_resolver({"step": {"count": 3}}))
+    out = tpl.render(
+        {"n": "{{ step.count }}"},
+        frozenset({tpl.Kind.STEP}),
+        tpl.mapping_resolver({"step": {"count": 3}}),
+    )
     assert out == {"n": 3}
 
 
@@ -18,16 +21,22 @@ def test_embedded_placeholder_becomes_text() -> None:
 
 def test_missing_env_is_reported_with_its_path() -> None:
     problems: list[tpl.Unresolved] = []
-    out = tpl.render({"a": ["{{ $NOPE }}"]}, frozenset({tpl.Kind.ENV}), env(), path=("d", 0),
-                     problems=problems)
+    out = tpl.render(
+        {"a": ["{{ $NOPE }}"]}, frozenset({tpl.Kind.ENV}), env(), path=("d", 0), problems=problems
+    )
     assert out == {"a": ["{{ $NOPE }}"]}
     assert problems == [tpl.Unresolved(("d", 0, "a", 0), "{{ $NOPE }}", tpl.Kind.ENV)]
 
 
 def test_keep_missing_leaves_placeholder_and_reports_nothing() -> None:
     problems: list[tpl.Unresolved] = []
-    out = tpl.render("{{ clone.directory }}", frozenset({tpl.Kind.STEP}),
-                     tpl.mapping_resolver({}), keep_missing=True, problems=problems)
+    out = tpl.render(
+        "{{ clone.directory }}",
+        frozenset({tpl.Kind.STEP}),
+        tpl.mapping_resolver({}),
+        keep_missing=True,
+        problems=problems,
+    )
     assert out == "{{ clone.directory }}"
     assert problems == []
 
@@ -39,8 +48,13 @@ def test_other_kinds_are_left_alone() -> None:
 
 def test_skip_prefixes_keeps_runtime_context() -> None:
     problems: list[tpl.Unresolved] = []
-    out = tpl.render("{{ ctx.flow_run.id }}", frozenset({tpl.Kind.STEP}),
-                     tpl.mapping_resolver({}), skip_prefixes=("ctx.",), problems=problems)
+    out = tpl.render(
+        "{{ ctx.flow_run.id }}",
+        frozenset({tpl.Kind.STEP}),
+        tpl.mapping_resolver({}),
+        skip_prefixes=("ctx.",),
+        problems=problems,
+    )
     assert out == "{{ ctx.flow_run.id }}" and problems == []
 
 
@@ -59,6 +73,10 @@ def test_block_value_unwraps_system_blocks() -> None:
 
 def test_dict_embedded_in_string_is_a_problem() -> None:
     problems: list[tpl.Unresolved] = []
-    tpl.render("x-{{ s.obj }}", frozenset({tpl.Kind.STEP}),
-               tpl.mapping_resolver({"s": {"obj": {"a": 1}}}), problems=problems)
+    tpl.render(
+        "x-{{ s.obj }}",
+        frozenset({tpl.Kind.STEP}),
+        tpl.mapping_resolver({"s": {"obj": {"a": 1}}}),
+        problems=problems,
+    )
     assert problems and "dict" in problems[0].reason

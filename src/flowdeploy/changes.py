@@ -11,7 +11,6 @@ deployment is affected, never silently skipped.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from copy import deepcopy
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -90,11 +89,12 @@ def read_entries(data: Any) -> list[Entry]:
     for index, item in enumerate(raw if isinstance(raw, list) else []):
         if not isinstance(item, dict) or item.get("name") is None:
             continue
-        config = {k: deepcopy(v) for k, v in item.items() if k != OWN_KEY}
+        # Not copied: entries are only compared, never changed.
+        config = {k: v for k, v in item.items() if k != OWN_KEY}
         for key, value in top.items():
             # Prefect takes the deployment's own steps when the key is present, else the file's.
             if key not in config and value is not None:
-                config[key] = deepcopy(value)
+                config[key] = value
         own = item.get(OWN_KEY)
         watch = own.get("watch") if isinstance(own, dict) else None
         entries.append(
@@ -182,7 +182,9 @@ class _Paths:
         return None
 
 
-def _describe(change: FileChange) -> str:
+def _describe(change: FileChange, path: str | None = None) -> str:
+    if change.status == "renamed" and path == change.old_path:
+        return f"renamed to {change.path}"
     if change.status == "renamed":
         return f"renamed from {change.old_path}"
     if change.status == "copied":
@@ -247,8 +249,11 @@ def affected(
     python = {p: c for p, c in by_path.items() if p.endswith(".py")}
     if python:
         root = repo_root.resolve()
+        gone = {p: c for p, c in python.items() if _gone(p, c)}
         for entry in head:
-            reasons[entry.index].extend(_code_reasons(entry, reach(entry), python, root, project))
+            found = reach(entry)
+            reasons[entry.index].extend(_code_reasons(entry, found, python, root, project))
+            reasons[entry.index].extend(_gone_reasons(entry, found, gone, project))
 
     return Affected(
         reasons={i: _capped(r) for i, r in reasons.items() if r},
@@ -288,15 +293,41 @@ def _code_reasons(
         if change is None:
             continue
         if rel == entry_file:
-            reasons.append(f"{rel} {_describe(change)}")
+            reasons.append(f"{rel} {_describe(change, rel)}")
         else:
-            reasons.append(f"{entry_file or entry.entrypoint} imports {rel} ({_describe(change)})")
+            shown = entry_file or entry.entrypoint
+            reasons.append(f"{shown} imports {rel} ({_describe(change, rel)})")
     for where in found.dynamic:
         shown = _relative(where.path, root)
         reasons.append(
             f"{shown}:{where.line} imports a module named at run time, which flowdeploy "
             "cannot follow"
         )
+    return reasons
+
+
+def _gone(path: str, change: FileChange) -> bool:
+    return change.status == "deleted" or (change.status == "renamed" and path == change.old_path)
+
+
+def _gone_reasons(
+    entry: Entry, found: Reach, gone: Mapping[str, FileChange], project: str
+) -> list[str]:
+    """A module deleted (or moved away) that the flow still imports: the flow will fail to
+    load, so the deployment must be looked at. Import names are matched against the end of
+    the deleted path, whichever import root it was found under."""
+    if not gone or not found.unresolved:
+        return []
+    reasons = []
+    for name in sorted(found.unresolved):
+        stem = name.replace(".", "/")
+        for form in (f"{stem}.py", f"{stem}/__init__.py"):
+            for path, change in gone.items():
+                if path == form or path.endswith("/" + form):
+                    shown = _entry_file(entry, project) or entry.entrypoint
+                    reasons.append(
+                        f"{shown} imports {name}, but {path} was {_describe(change, path)}"
+                    )
     return reasons
 
 

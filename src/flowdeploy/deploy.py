@@ -196,6 +196,7 @@ def _load(settings: Settings, part: ProjectScope, lookups: ServerLookups) -> Pro
         only=part.only,
         image=settings.image,
         inferred_version=inferred_version(file.parent, settings.environ),
+        document=part.document,
     )
 
 

@@ -52,6 +52,9 @@ class Reach(BaseModel):
     files: frozenset[Path]
     dynamic: tuple[Location, ...] = ()
     missing: bool = False
+    unresolved: frozenset[str] = frozenset()
+    """Modules (and ``from`` names) reached files ask for that the repository does not have:
+    third-party modules, attributes, and modules deleted since the last deployment."""
 
 
 # --- per file: the imports a file's source asks for, whatever the search order -----------------
@@ -323,7 +326,7 @@ class _Scope:
 
 
 _Node = tuple[_Scope, Module]
-_Closure = tuple[frozenset[Path], frozenset[Location]]
+_Closure = tuple[frozenset[Path], frozenset[Location], frozenset[str]]
 
 
 class ImportGraph:
@@ -342,6 +345,7 @@ class ImportGraph:
         self._resolved_dirs: dict[Path, Path] = {}
         self._files: dict[Path, _FileImports] = {}
         self._edges: dict[_Node, tuple[_Node, ...]] = {}
+        self._missing: dict[_Node, frozenset[str]] = {}
         self._memo: dict[_Node, _Closure] = {}
 
     @property
@@ -361,12 +365,16 @@ class ImportGraph:
         starts = [entry] if scope.script is not None else self._on_the_way(scope, module.name)
         files: set[Path] = set()
         dynamic: set[Location] = set()
+        unresolved: set[str] = set()
         for node in starts:
-            reached, lines = self._closure(node)
+            reached, lines, names = self._closure(node)
             files |= reached
             dynamic |= lines
+            unresolved |= names
         ordered = sorted(dynamic, key=lambda loc: (str(loc.path), loc.line or 0))
-        return Reach(files=frozenset(files), dynamic=tuple(ordered))
+        return Reach(
+            files=frozenset(files), dynamic=tuple(ordered), unresolved=frozenset(unresolved)
+        )
 
     # -- entrypoints ---------------------------------------------------------------------------
 
@@ -464,6 +472,7 @@ class ImportGraph:
         if module.is_namespace:
             return ()
         found: dict[_Node, None] = {}
+        missing: set[str] = set()
         for request in self._imports(module.path).requests:
             target = _absolute(module, request)
             if target is None:
@@ -471,6 +480,7 @@ class ImportGraph:
             chain = self._on_the_way(scope, target)
             found.update(dict.fromkeys(chain))
             if not chain or chain[-1][1].name != target:
+                missing.add(target)
                 continue
             package = chain[-1]
             names = request.names
@@ -480,6 +490,9 @@ class ImportGraph:
                 sub = self._find(package[0], f"{target}.{name}")
                 if sub is not None:
                     found[sub] = None
+                elif name != "*":
+                    missing.add(f"{target}.{name}")
+        self._missing[node] = frozenset(missing)
         return tuple(found)
 
     def _public(self, package: Module) -> tuple[str, ...]:
@@ -491,10 +504,12 @@ class ImportGraph:
 
     def _own(self, node: _Node) -> _Closure:
         module = node[1]
+        missing = self._missing.get(node, frozenset())
         if module.is_namespace:
-            return frozenset(), frozenset()
+            return frozenset(), frozenset(), missing
         lines = self._imports(module.path).dynamic_lines
-        return frozenset({module.path}), frozenset(Location(module.path, n) for n in lines)
+        where = frozenset(Location(module.path, n) for n in lines)
+        return frozenset({module.path}), where, missing
 
     def _closure(self, root: _Node) -> _Closure:
         """Tarjan's algorithm, iteratively: a component's reach is its members' files plus the
@@ -545,16 +560,16 @@ class ImportGraph:
         members = set(component)
         files: set[Path] = set()
         dynamic: set[Location] = set()
+        missing: set[str] = set()
         for member in component:
-            own_files, own_dynamic = self._own(member)
-            files |= own_files
-            dynamic |= own_dynamic
-            for succ in self._successors(member):
-                if succ not in members:
-                    succ_files, succ_dynamic = self._memo[succ]
-                    files |= succ_files
-                    dynamic |= succ_dynamic
-        closure = (frozenset(files), frozenset(dynamic))
+            for part in (
+                self._own(member),
+                *(self._memo[s] for s in self._successors(member) if s not in members),
+            ):
+                files |= part[0]
+                dynamic |= part[1]
+                missing |= part[2]
+        closure = (frozenset(files), frozenset(dynamic), frozenset(missing))
         for member in component:
             self._memo[member] = closure
 

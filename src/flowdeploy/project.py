@@ -21,7 +21,7 @@ from flowdeploy import templating as tpl
 from flowdeploy.errors import ConfigError, ConfigErrors, ConfigWarning, Location
 from flowdeploy.flows import FlowInfo, FlowReader
 from flowdeploy.runner import RunnerDeployment, name_triggers
-from flowdeploy.yamlfile import YamlDocument, load_yaml
+from flowdeploy.yamlfile import YamlDocument, display_path, load_yaml
 
 TOP_KEYS = (
     "prefect-version",
@@ -116,16 +116,17 @@ def load_project(
     reader: FlowReader | None = None,
     display_root: Path | None = None,
     inferred_version: str | None = None,
+    document: YamlDocument | None = None,
 ) -> Project:
     """Read, resolve and validate every selected deployment; raise all errors at once.
 
     ``inferred_version`` is the commit-based version Prefect gives deployments that name
     none (see ``flowdeploy.git.inferred_version``). ``only`` keeps the entries at these
     indexes of the ``deployments`` list (those a change affected), after ``names``.
+    ``document`` is the file already loaded with ``yamlfile.load_yaml``.
     """
     root = prefect_file.parent.resolve()
-    shown = _display(prefect_file, display_root or Path.cwd())
-    doc = load_yaml(prefect_file, shown)
+    doc = document or load_yaml(prefect_file, display_path(prefect_file, display_root))
     loader = _Loader(
         doc,
         root,
@@ -137,13 +138,6 @@ def load_project(
         inferred_version,
     )
     return loader.load(names, only)
-
-
-def _display(path: Path, base: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(base.resolve()))
-    except ValueError:
-        return str(path)
 
 
 def suggest(key: str, known: Sequence[str]) -> str | None:

@@ -10,7 +10,6 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict
 
 from flowdeploy import changes as chg
@@ -19,12 +18,13 @@ from flowdeploy.errors import ConfigError, FlowdeployError
 from flowdeploy.flows import FlowReader
 from flowdeploy.imports import ImportGraph
 from flowdeploy.settings import Settings
+from flowdeploy.yamlfile import YamlDocument, display_path, load_yaml, safe_data
 
 ImageUse = Callable[[chg.Entry], bool]
 
 
 class ProjectScope(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     prefect_file: Path
     only: frozenset[int] | None = None
@@ -32,6 +32,8 @@ class ProjectScope(BaseModel):
     reasons: dict[int, tuple[str, ...]] = {}
     removed: dict[str, str] = {}
     """Full name (flow/deployment) of each entry removed since base -> why."""
+    document: YamlDocument | None = None
+    """The prefect.yaml as read for the comparison, so it is parsed once."""
 
 
 class Scope(BaseModel):
@@ -117,10 +119,14 @@ def _project_scope(
     project_dir = file.parent
     rel_file = file.relative_to(root).as_posix()
     rel_dir = project_dir.relative_to(root).as_posix()
-    head_data = _yaml(file.read_bytes())
+    document = load_yaml(prefect_file, display_path(prefect_file))
+    head_data = document.data
     head = chg.read_entries(head_data)
-    base_bytes = git.read_file_at(root, changeset.base, rel_file)
-    base = chg.read_entries(_yaml(base_bytes)) if base_bytes is not None else None
+    if rel_file in changeset.paths:
+        base_bytes = git.read_file_at(root, changeset.base, rel_file)
+        base = chg.read_entries(safe_data(base_bytes)) if base_bytes is not None else None
+    else:
+        base = head
     own = head_data.get(chg.OWN_KEY) if isinstance(head_data, dict) else None
     graph = ImportGraph(project_dir, root)
     found = chg.affected(
@@ -140,18 +146,9 @@ def _project_scope(
         only=frozenset(found.reasons),
         reasons=found.reasons,
         removed=removed,
+        document=document,
     )
     return scope, found.rebuild_image
-
-
-def _yaml(data: bytes | None) -> object:
-    """prefect.yaml as data; unreadable YAML at base compares as 'every entry is new'."""
-    if data is None:
-        return None
-    try:
-        return yaml.safe_load(data)
-    except yaml.YAMLError:
-        return None
 
 
 def _removed_names(

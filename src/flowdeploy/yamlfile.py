@@ -37,6 +37,14 @@ class YamlDocument:
         return Location(self.path, 1)
 
 
+def display_path(path: Path, base: Path | None = None) -> str:
+    """How messages name a file: relative to ``base`` (the working directory) when under it."""
+    try:
+        return str(path.resolve().relative_to((base or Path.cwd()).resolve()))
+    except ValueError:
+        return str(path)
+
+
 def load_yaml(path: Path, display: str | None = None) -> YamlDocument:
     """Parse ``path``; a syntax error is a ConfigError at the line PyYAML reports."""
     shown = Path(display) if display else path
@@ -50,8 +58,7 @@ def load_yaml(path: Path, display: str | None = None) -> YamlDocument:
             "or --project-dir with the directory that holds it",
         ) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = parse(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -70,6 +77,37 @@ def load_yaml(path: Path, display: str | None = None) -> YamlDocument:
         for key_path, line in _walk(node, ()):
             lines.setdefault(key_path, line)
     return YamlDocument(path=shown, data=data, lines=lines)
+
+
+# libyaml's parser is ~20x faster than PyYAML's pure-Python one (a 1,000-deployment file: 0.6 s
+# per parse); the constructor, which gives the values their types, is the same Python class.
+_FAST: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_LOADERS: tuple[type[yaml.SafeLoader], ...] = tuple(dict.fromkeys((_FAST, yaml.SafeLoader)))
+
+
+def parse(text: str | bytes) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for line numbers) and the data, from one parse, as yaml.safe_load
+    reads it. Where libyaml refuses a document, PyYAML (what Prefect uses) decides."""
+    for loader_class in _LOADERS:
+        loader = loader_class(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+            return node, data
+        except yaml.YAMLError:
+            if loader_class is yaml.SafeLoader:
+                raise
+        finally:
+            loader.dispose()
+    raise AssertionError("unreachable")
+
+
+def safe_data(text: str | bytes) -> Any:
+    """The data of a YAML document; None when it is not valid YAML."""
+    try:
+        return parse(text)[1]
+    except yaml.YAMLError:
+        return None
 
 
 def _walk(node: yaml.Node, prefix: PathKey) -> Iterator[tuple[PathKey, int]]:

@@ -256,6 +256,7 @@ SCENARIOS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
         set(),
     ),
     "watched SQL": (append("sql/etl.sql", "select 2;\n"), {"etl"}),
+    "deleted module still imported": (lambda r: (r / "lib/fmt.py").unlink(), {"report", "plugin"}),
 }
 
 
@@ -299,6 +300,15 @@ def test_text_plan_shows_the_scope_and_reasons(
     assert code == 0, err
     assert "sql/etl.sql changed (watched: sql/**)" in out
     assert "1 affected deployment" in out
+
+
+def test_deleted_module_names_the_importer(
+    api: RecordingProxy, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git(repo, "rm", "-q", "lib/fmt.py")
+    commit(repo, "drop fmt")
+    got = affected(plan(capsys, repo, "--base", "HEAD~1"))
+    assert got["report"] == ["flows/report.py imports lib.fmt, but lib/fmt.py was deleted"]
 
 
 def test_rename_of_a_flow_file(

@@ -700,7 +700,16 @@ def _explicit(history: _History, request: RangeRequest) -> Comparison:
     note = f"{request.reason}: {_short(found)}..{_short(head)}"
     if found != base:
         note += f" (merge-base with {_short(base)})"
-    return Comparison(base=found, head=head, note=note)
+    checked_out = history.git.commit("HEAD")
+    warnings: tuple[str, ...] = ()
+    if checked_out is not None and checked_out != head:
+        # The deployments are read from the files on disk; --head only picks the change set.
+        warnings = (
+            f"--head {request.head} is not the checked-out commit ({_short(checked_out)}): "
+            "flowdeploy reads prefect.yaml and the flows from the working tree; check out "
+            f"{request.head} to plan it",
+        )
+    return Comparison(base=found, head=head, note=note, warnings=warnings)
 
 
 def _push(history: _History, request: RangeRequest) -> Comparison:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from flowdeploy.cli import main
+from support.gitrepo import GitRepo, checkout_like_actions, make_origin
 from support.proxy import RecordingProxy
 from support.server import create_work_pool
 
@@ -462,3 +463,77 @@ def test_several_projects_from_a_glob(
         "alpha": ["projects/alpha/flows/alpha.py imports shared/util.py (changed)"],
         "beta": ["projects/beta/flows/beta.py changed"],
     }
+
+
+def _pull_request_event(path: Path, number: int, base: str, head: str) -> Path:
+    path.write_text(
+        json.dumps(
+            {
+                "number": number,
+                "pull_request": {"number": number, "base": {"sha": base}, "head": {"sha": head}},
+                "repository": {"default_branch": "main"},
+            }
+        )
+    )
+    return path
+
+
+def test_pull_request_on_a_shallow_checkout_plans_only_the_branch_changes(
+    api: RecordingProxy,
+    repo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = GitRepo(repo)
+    origin = make_origin(source, tmp_path / "origin.git")
+    source.git("checkout", "-q", "-b", "feature")
+    source.empty_commits(5, "feature work")
+    head = source.commit({"lib/db.py": "def connect() -> str:\n    return 'pg'\n"})
+    source.push("feature")
+    source.git("checkout", "-q", "main")
+    source.empty_commits(80, "main moves on")  # more than the first deepening step
+    base = source.commit({"sql/etl.sql": "select 3;\n"})  # on main only: not the PR's change
+    source.push("main")
+    work = checkout_like_actions(origin, tmp_path / "work", head)
+    assert work.git("rev-parse", "--is-shallow-repository") == "true"
+
+    event = _pull_request_event(tmp_path / "event.json", 42, base, head)
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    doc = plan(capsys, work.path)
+    assert set(affected(doc)) == {"etl", "report", "plugin"}
+    fork = source.git("merge-base", "main", "feature")
+    assert doc["scope"]["base"] == fork and doc["scope"]["head"] == head
+    assert "pull request #42" in doc["scope"]["note"]
+    assert api.writes() == []
+
+
+def test_missing_history_plans_everything_with_a_warning(
+    api: RecordingProxy,
+    repo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = GitRepo(repo)
+    origin = make_origin(source, tmp_path / "origin.git")
+    source.empty_commits(3)
+    base = source.sha()
+    source.git("checkout", "-q", "-b", "feature")
+    head = source.commit({"sql/etl.sql": "select 4;\n"})
+    source.push("main", "feature")
+    work = checkout_like_actions(origin, tmp_path / "work", head)
+    work.git("remote", "remove", "origin")  # nothing more can be fetched
+    event = _pull_request_event(tmp_path / "event.json", 7, base, head)
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    code, out, err = run(
+        capsys, "plan", "--project-dir", str(work.path), "--image", IMAGE, "--format", "json"
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert len(affected(doc)) == 6, "never 'nothing changed' from missing history"
+    assert doc["scope"]["base"] is None
+    assert any("fetch-depth: 0" in w for w in doc["warnings"])
+    assert "fetch-depth: 0" in err

@@ -305,6 +305,7 @@ def test_explicit_branch_compares_from_the_merge_base(tmp_path: Path) -> None:
     feature = repo.commit({"flows/feature.py": "f\n"})
     repo.checkout("main")
     main = repo.commit({"flows/main_only.py": "m\n"})
+    repo.checkout("feature")
     found = resolve_comparison(repo.path, explicit("main", "feature"))
     assert found == Comparison(
         base=fork,
@@ -312,6 +313,11 @@ def test_explicit_branch_compares_from_the_merge_base(tmp_path: Path) -> None:
         note=f"--base main --head feature: {fork[:7]}..{feature[:7]} (merge-base with {main[:7]})",
     )
     assert set(changes(repo, fork, feature)) == {"flows/feature.py"}
+    # with main checked out, the files on disk are not feature's: say so
+    repo.checkout("main")
+    found = resolve_comparison(repo.path, explicit("main", "feature"))
+    assert found.base == fork and len(found.warnings) == 1
+    assert "--head feature is not the checked-out commit" in found.warnings[0]
 
 
 def test_explicit_revisions_that_do_not_exist_are_config_errors(tmp_path: Path) -> None:

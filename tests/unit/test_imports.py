@@ -15,7 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flowdeploy.changes import Entry
+from flowdeploy.changes import affected as changes_affected
 from flowdeploy.errors import Location
+from flowdeploy.git import ChangeSet, FileChange
 from flowdeploy.imports import ImportGraph, Reach
 from flowdeploy.sources import SourceIndex
 
@@ -582,3 +585,25 @@ def test_affected_flows_match_a_bfs_of_the_generated_graph(
                 expected.add(j)
         assert affected == expected
         assert graph.parsed_files <= len(files)
+        # the same answer through change detection: a change set of the modules, one
+        # prefect.yaml entry per flow
+        entries = [
+            Entry(index=j, name=f"d{j}", entrypoint=f"flows/f{j}.py:main", config={})
+            for j in range(len(flows))
+        ]
+        changeset = ChangeSet(
+            base="0" * 40,
+            head="1" * 40,
+            changes=tuple(FileChange(status="modified", path=f"lib/m{i}.py") for i in changed),
+        )
+        found = changes_affected(
+            entries,
+            entries,
+            changeset,
+            project="",
+            prefect_file="prefect.yaml",
+            repo_root=root,
+            reach=lambda entry: graph.reach(entry.entrypoint or ""),
+            uses_image=lambda entry: False,
+        )
+        assert set(found.reasons) == expected

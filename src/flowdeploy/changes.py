@@ -246,7 +246,7 @@ def affected(
             if glob is not None:
                 reasons[entry.index].append(f"{path} changed (watched: {glob})")
 
-    python = {p: c for p, c in by_path.items() if p.endswith(".py")}
+    python = {p: c for p, c in by_path.items() if p.endswith(".py") or c.submodule}
     if python:
         root = repo_root.resolve()
         gone = {p: c for p, c in python.items() if _gone(p, c)}
@@ -289,10 +289,15 @@ def _code_reasons(
             rel = file.relative_to(root).as_posix()
         except ValueError:
             continue
-        change = python.get(rel)
+        change = python.get(rel) or _submodule_of(rel, python)
         if change is None:
             continue
-        if rel == entry_file:
+        if change.submodule:
+            shown = entry_file or entry.entrypoint
+            reasons.append(
+                f"{shown} imports {rel} (submodule {change.path} moved to another commit)"
+            )
+        elif rel == entry_file:
             reasons.append(f"{rel} {_describe(change, rel)}")
         else:
             shown = entry_file or entry.entrypoint
@@ -304,6 +309,14 @@ def _code_reasons(
             "cannot follow"
         )
     return reasons
+
+
+def _submodule_of(path: str, changes: Mapping[str, FileChange]) -> FileChange | None:
+    """A submodule's files do not show in the diff, only its new commit does."""
+    for prefix, change in changes.items():
+        if change.submodule and path.startswith(prefix + "/"):
+            return change
+    return None
 
 
 def _gone(path: str, change: FileChange) -> bool:

@@ -234,3 +234,18 @@ def test_reasons_are_capped() -> None:
     many = changes(*(("modified", f"sql/b/{i}.sql") for i in range(20)))
     got = run(many)["b"]
     assert len(got) == 6 and got[-1] == "and 15 more reasons"
+
+
+def test_a_submodule_moving_affects_flows_importing_from_it() -> None:
+    graph = {**GRAPH, "flows/c.py:c": {"flows/c.py", "vendor/kit/kit/io.py"}}
+
+    def vendored(entry: Entry) -> Reach:
+        return Reach(files=frozenset(ROOT / f for f in graph[entry.entrypoint or ""]))
+
+    moved = FileChange(status="modified", path="vendor/kit", submodule=True)
+    got = run(changes(moved), reach_fn=vendored)
+    assert got == {
+        "c": (
+            "flows/c.py imports vendor/kit/kit/io.py (submodule vendor/kit moved to another commit)",
+        )
+    }

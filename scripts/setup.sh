@@ -32,6 +32,17 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
 fi
 # The tests build real git repositories.
 command -v git >/dev/null 2>&1 || apt_install git ca-certificates
+# ... and start a real Docker engine and registry (tests/support/docker.py): dockerd (with its
+# containerd and runc), the distribution registry, htpasswd -B for its auth, and a static busybox
+# that test images copy in to run `RUN` steps without pulling a base image.
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+[ -x /bin/busybox ] || missing+=(busybox-static)
+if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "${missing[@]}"
+fi
 
 if [ ! -x "$VENV/bin/python" ]; then
     if ! "$PYTHON" -m venv "$VENV" >/dev/null 2>&1; then

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -13,11 +14,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from flowdeploy import report
 from flowdeploy.api import PrefectApi
-from flowdeploy.deploy import Results, apply_plan, pools_without_workers, read_plan
+from flowdeploy.deploy import (
+    ImageJob,
+    Results,
+    apply_plan,
+    pools_without_workers,
+    publish_images,
+    read_plan,
+)
 from flowdeploy.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigWarning, FlowdeployError
 from flowdeploy.plan import Action, Plan
 from flowdeploy.scope import Scope
-from flowdeploy.settings import load_settings
+from flowdeploy.settings import Settings, load_settings
 
 
 def parser() -> argparse.ArgumentParser:
@@ -80,6 +88,28 @@ def parser() -> argparse.ArgumentParser:
             metavar="REF",
             help="an existing image for deployments that take one",
         )
+        sub.add_argument(
+            "--image-name",
+            default=None,
+            metavar="NAME",
+            help="build this image (registry/repository) for deployments that run on one; "
+            "default: the image_name of a Docker build step in prefect.yaml",
+        )
+        sub.add_argument(
+            "--tag",
+            action="append",
+            default=[],
+            metavar="TEMPLATE",
+            help="an extra tag besides the commit SHA: {sha}, {short_sha}, {branch} (repeatable)",
+        )
+        sub.add_argument("--registry-username", default=None, metavar="USER")
+        sub.add_argument(
+            "--registry-password",
+            default=None,
+            metavar="PASSWORD",
+            help="registry credentials (also FLOWDEPLOY_REGISTRY_USERNAME/_PASSWORD); "
+            "default: your docker login",
+        )
         if name == "apply":
             sub.add_argument(
                 "--no-build",
@@ -94,7 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = Console(stderr=True, highlight=False)
     environ = dict(os.environ)
     github = environ.get("GITHUB_ACTIONS") == "true"
-    for secret in (environ.get("PREFECT_API_KEY"), environ.get("PREFECT_API_AUTH_STRING")):
+    for secret in (
+        environ.get("PREFECT_API_KEY"),
+        environ.get("PREFECT_API_AUTH_STRING"),
+        environ.get("FLOWDEPLOY_REGISTRY_PASSWORD"),
+        args.registry_password,
+    ):
         if secret and github:
             # Registered before any other line, so the runner hides it everywhere after. On
             # stderr (the runner reads commands there too) to keep --format json pure.
@@ -111,9 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             prune=args.prune,
             base=args.base,
             head=args.head,
+            image_name=args.image_name,
+            tags=tuple(args.tag),
+            registry_username=args.registry_username,
+            registry_password=args.registry_password,
         )
         with PrefectApi(settings.connection) as api:
-            projects, plan, scope = read_plan(settings, api)
+            reading = read_plan(settings, api)
+            projects, plan, scope = reading.projects, reading.plan, reading.scope
             project_secrets = {s for p in projects for s in p.secrets}
             if github:
                 for secret in project_secrets:
@@ -125,11 +165,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for text in scope.warnings:
                 _warn(err, text, github)
             note = _note(scope, plan)
-            results = (
-                None
-                if args.command == "plan"
-                else _apply(plan, api, err, args.format, settings.prune)
-            )
+            images = list(reading.images)
+            results = None
+            if args.command == "apply":
+                # The image first: no deployment may point at an image that failed.
+                images = _publish(images, settings, err, github, secrets)
+                results = _apply(plan, api, err, args.format, settings.prune)
             if args.format == "json":
                 doc_scope = {
                     "note": note,
@@ -138,14 +179,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "rebuild_image": scope.rebuild_image,
                 }
                 all_warnings: list[ConfigWarning | str] = [*warnings, *scope.warnings]
-                text = report.render_json(plan, results, all_warnings, doc_scope) + "\n"
+                document = report.plan_document(plan, results, all_warnings, doc_scope)
+                document["images"] = [_image_doc(j, results is not None) for j in images]
+                text = json.dumps(document, indent=2, default=str) + "\n"
             elif args.format == "markdown":
                 text = report.render_markdown(plan, results, note) + "\n"
             elif results is None:
-                text = report.render_plan_text(plan, note)
+                text = report.render_plan_text(plan, note) + _image_lines(images, False)
             else:
                 pools = {o.work_pool_name for o in results.outcomes if o.work_pool_name}
-                text = report.render_results_text(
+                text = _image_lines(images, True) + report.render_results_text(
                     results, settings.connection.ui_url, pools_without_workers(api, pools)
                 )
             sys.stdout.write(redact(text, secrets))
@@ -155,6 +198,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_CONFIG
+
+
+def _publish(
+    images: list[ImageJob],
+    settings: Settings,
+    err: Console,
+    github: bool,
+    secrets: Sequence[str],
+) -> list[ImageJob]:
+    """Build and push, with the log folded in a group in GitHub Actions."""
+    if not any(j.used and j.spec is not None and not j.exists for j in images):
+        return images
+
+    def log(line: str) -> None:
+        line = redact(line, secrets)
+        if github:
+            print(line, file=sys.stderr, flush=True)
+        else:
+            err.print(line, style="dim", markup=False, highlight=False, soft_wrap=True)
+
+    if github:
+        print("::group::Docker image", file=sys.stderr, flush=True)
+    try:
+        return publish_images(images, settings, log)
+    finally:
+        if github:
+            print("::endgroup::", file=sys.stderr, flush=True)
+
+
+def _image_state(job: ImageJob, applied: bool) -> str:
+    if job.spec is None:
+        return "given with --image (not built)"
+    if not job.used:
+        return "not needed: no planned deployment runs on it"
+    if job.digest:
+        return f"built and pushed ({job.digest})"
+    if job.exists:
+        return "already in the registry: not built or pushed"
+    return "not built" if applied else "not in the registry: apply builds and pushes it"
+
+
+def _image_doc(job: ImageJob, applied: bool) -> dict[str, object]:
+    return {
+        "reference": job.reference,
+        "used": job.used,
+        "exists": job.exists,
+        "built": job.digest is not None,
+        "digest": job.digest,
+        "state": _image_state(job, applied),
+    }
+
+
+def _image_lines(images: Sequence[ImageJob], applied: bool) -> str:
+    return "".join(f"Image {j.reference}: {_image_state(j, applied)}\n" for j in images)
 
 
 def _note(scope: Scope, plan: Plan) -> str:

@@ -13,12 +13,22 @@ from flowdeploy import templating as tpl
 from flowdeploy.api import PrefectApi
 from flowdeploy.changes import Entry
 from flowdeploy.errors import ApiError, ConfigError, ConfigErrors, DeploymentApplyError
-from flowdeploy.git import inferred_version, repo_root
+from flowdeploy.git import checkout, inferred_version, repo_root
+from flowdeploy.image import (
+    Engine,
+    ImageSpec,
+    RegistryAuth,
+    docker_config_auth,
+    image_exists,
+    parse_reference,
+)
+from flowdeploy.imageplan import build_steps, image_spec
 from flowdeploy.plan import Action, Plan, PlannedDeployment, make_plan
 from flowdeploy.project import DeploymentSpec, Project, load_project
 from flowdeploy.runner import RunnerDeployment
 from flowdeploy.scope import ProjectScope, Scope, find_scope
 from flowdeploy.settings import Settings, connection_from_env
+from flowdeploy.yamlfile import display_path, load_yaml
 
 
 class ServerLookups:
@@ -122,24 +132,57 @@ def _image_for(spec: DeploymentSpec, pools: PoolCache, image: str | None) -> str
     return image if pool is not None and takes_image(pool) else None
 
 
-def read_plan(settings: Settings, api: PrefectApi) -> tuple[list[Project], Plan, Scope]:
+class ImageJob(BaseModel):
+    """One project's image: what it is, whether a planned deployment uses it, whether the
+    registry already has it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reference: str
+    spec: ImageSpec | None = None
+    """How to build it; None for an existing image given with --image."""
+    used: bool = False
+    exists: bool | None = None
+    digest: str | None = None
+
+
+class Reading(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    projects: tuple[Project, ...]
+    plan: Plan
+    scope: Scope
+    images: tuple[ImageJob, ...] = ()
+
+
+def read_plan(settings: Settings, api: PrefectApi) -> Reading:
     """Everything before the first write: read, resolve, validate, compare."""
     api.check()
     pools = PoolCache(api)
-    scope = find_scope(settings, lambda _file: _image_use(pools, settings.image))
+    given = settings.image or (settings.image_name and "(to be built)")
+    scope = find_scope(settings, lambda _file: _image_use(pools, given or None))
     projects: list[Project] = []
     reasons: dict[str, tuple[str, ...]] = {}
     removed: dict[str, str] = {}
     lookups = ServerLookups(api)
+    jobs: list[ImageJob] = []
+    references: list[str | None] = []
     for part in scope.projects:
-        project = _load(settings, part, lookups)
+        build = _image_spec(settings, part)
+        reference = settings.image or (build.reference if build else None)
+        project = _load(settings, part, lookups, reference)
         projects.append(project)
+        references.append(reference)
+        if reference:
+            used = any(s.uses_image or _image_for(s, pools, reference) for s in project.specs)
+            jobs.append(ImageJob(reference=reference, spec=build, used=used))
         for spec in project.specs:
             reasons[spec.deployment.full_name] = part.reasons.get(spec.index or 0, ())
         removed.update(part.removed)
     all_specs = [s for p in projects for s in p.specs]
     _check_unique(all_specs)
-    images = [_image_for(s, pools, settings.image) for s in all_specs]
+    image_of = {id(s): ref for p, ref in zip(projects, references, strict=True) for s in p.specs}
+    images = [_image_for(s, pools, image_of.get(id(s))) for s in all_specs]
     targets = [
         (s.deployment.with_target(None, image), s)
         for s, image in zip(all_specs, images, strict=True)
@@ -148,17 +191,6 @@ def read_plan(settings: Settings, api: PrefectApi) -> tuple[list[Project], Plan,
         e
         for (dep, s), image in zip(targets, images, strict=True)
         for e in server_errors(dep, s, pools, image)
-    ]
-    errors += [
-        ConfigError(
-            f"deployment {s.deployment.full_name!r} is built from a Docker build step, but no "
-            "image was given",
-            why="flowdeploy does not build images yet",
-            fix="build and push the image first, then pass it with --image REF",
-            where=s.where,
-        )
-        for dep, s in targets
-        if s.uses_image and not settings.image
     ]
     if errors:
         raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
@@ -182,10 +214,81 @@ def read_plan(settings: Settings, api: PrefectApi) -> tuple[list[Project], Plan,
         reasons=reasons,
         removed=removed,
     )
-    return projects, plan, scope
+    jobs = [_check_image(job, settings) for job in jobs]
+    return Reading(projects=tuple(projects), plan=plan, scope=scope, images=tuple(jobs))
 
 
-def _load(settings: Settings, part: ProjectScope, lookups: ServerLookups) -> Project:
+def _image_spec(settings: Settings, part: ProjectScope) -> ImageSpec | None:
+    if settings.image:
+        return None
+    file = part.prefect_file
+    doc = part.document or load_yaml(file, display_path(file))
+    project_dir = file.parent
+    data = doc.data
+    needs = settings.image_name or build_steps(data)
+    if not needs:
+        return None
+    return image_spec(
+        data,
+        project_dir=project_dir,
+        where=doc.where,
+        checkout=checkout(repo_root(project_dir) or project_dir, settings.environ),
+        environ=settings.environ,
+        image_name=settings.image_name,
+        tag_templates=settings.tags,
+    )
+
+
+def registry_auth(settings: Settings, reference: str) -> RegistryAuth | None:
+    if settings.registry_username and settings.registry_password:
+        return RegistryAuth(
+            username=settings.registry_username, password=settings.registry_password
+        )
+    return docker_config_auth(parse_reference(reference).registry)
+
+
+def _check_image(job: ImageJob, settings: Settings) -> ImageJob:
+    """Ask the registry about images a planned deployment uses and that would be built."""
+    if not job.used or job.spec is None:
+        return job
+    exists = image_exists(job.reference, registry_auth(settings, job.reference))
+    return job.model_copy(update={"exists": exists})
+
+
+def publish_images(
+    jobs: Iterable[ImageJob], settings: Settings, log: Callable[[str], None]
+) -> list[ImageJob]:
+    """Build and push each image a deployment uses and the registry lacks; once per commit.
+
+    Raises ImageError (exit 1) on any failure, before any deployment is written.
+    """
+    done = []
+    engine: Engine | None = None
+    try:
+        for job in jobs:
+            if not job.used or job.spec is None or job.exists:
+                done.append(job)
+                continue
+            if not settings.build:
+                raise ConfigError(
+                    f"image {job.reference} is not in the registry and --no-build was given",
+                    fix="drop --no-build, or pass --image with an image that exists",
+                )
+            engine = engine or Engine(settings.docker_host)
+            log(f"building {job.reference}")
+            engine.build(job.spec, log)
+            log(f"pushing {job.reference}")
+            digest = engine.push(job.spec, registry_auth(settings, job.reference), log)
+            done.append(job.model_copy(update={"exists": True, "digest": digest or None}))
+    finally:
+        if engine is not None:
+            engine.close()
+    return done
+
+
+def _load(
+    settings: Settings, part: ProjectScope, lookups: ServerLookups, image: str | None
+) -> Project:
     file = part.prefect_file
     return load_project(
         file,
@@ -194,7 +297,7 @@ def _load(settings: Settings, part: ProjectScope, lookups: ServerLookups) -> Pro
         environ=settings.environ,
         names=settings.names,
         only=part.only,
-        image=settings.image,
+        image=image,
         inferred_version=inferred_version(file.parent, settings.environ),
         document=part.document,
     )

@@ -791,3 +791,50 @@ _RESOLVERS: dict[str, Callable[[_History, RangeRequest], Comparison]] = {
     "deleted": _deleted,
     "everything": _all,
 }
+
+
+class Checkout(BaseModel):
+    """The commit the working tree is at: what an image built from it is tagged with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sha: str
+    branch: str | None = None
+    source: str | None = None
+    """The origin remote as an https URL (for the image's source label), when there is one."""
+
+
+def checkout(repo_dir: Path, environ: Mapping[str, str]) -> Checkout:
+    try:
+        git_ = _open(repo_dir)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"cannot tell which commit to build the image from: {exc.what}",
+            why="the image is tagged with the commit it is built from",
+            fix="run flowdeploy in a clone of the repository, or pass --image with an "
+            "existing image",
+        ) from None
+    sha = git_.commit("HEAD")
+    if sha is None:
+        raise ConfigError(
+            f"{repo_dir} has no commit yet",
+            why="the image is tagged with the commit it is built from",
+            fix="commit, or pass --image with an existing image",
+        )
+    # Actions checks out a detached HEAD; the branch name is in its variables.
+    branch = environ.get("GITHUB_HEAD_REF") or environ.get("GITHUB_REF_NAME") or None
+    if branch is None:
+        done = git_.completed("symbolic-ref", "--quiet", "--short", "HEAD")
+        branch = done.stdout.decode().strip() or None if done.returncode == 0 else None
+    done = git_.completed("remote", "get-url", "origin")
+    url = done.stdout.decode().strip() if done.returncode == 0 else ""
+    return Checkout(sha=sha, branch=branch, source=_https(url) if url else None)
+
+
+def _https(url: str) -> str:
+    """git@github.com:org/repo.git -> https://github.com/org/repo; credentials dropped."""
+    match = re.match(r"^[\w.-]+@([\w.-]+):(.+?)(\.git)?$", url)
+    if match:
+        return f"https://{match.group(1)}/{match.group(2)}"
+    url = re.sub(r"^(https?://)[^/@]+@", r"\1", url)
+    return url[:-4] if url.endswith(".git") else url

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from flowdeploy import github
 from flowdeploy.api import Connection
@@ -22,6 +22,14 @@ class Settings(BaseModel):
     everything: bool = False
     """--all: every deployment, whatever changed."""
     image: str | None = None
+    """An existing image (--image): used as is, never built."""
+    image_name: str | None = None
+    """--image-name: the image to build (else a Docker build step's image_name)."""
+    tags: tuple[str, ...] = ()
+    """Extra tag templates ({sha}, {short_sha}, {branch}); the commit SHA is always a tag."""
+    registry_username: str | None = None
+    registry_password: SecretStr | None = None
+    docker_host: str | None = None
     build: bool = True
     prune: bool = False
     range: github.RangeRequest | None = None
@@ -39,7 +47,8 @@ class Settings(BaseModel):
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.api_key, self.auth_string) if s)
+        password = self.registry_password.get_secret_value() if self.registry_password else None
+        return tuple(s for s in (self.api_key, self.auth_string, password) if s)
 
 
 def connection_from_env(environ: Mapping[str, str]) -> Connection:
@@ -103,11 +112,29 @@ def load_settings(
     prune: bool = False,
     base: str | None = None,
     head: str | None = None,
+    image_name: str | None = None,
+    tags: tuple[str, ...] = (),
+    registry_username: str | None = None,
+    registry_password: str | None = None,
 ) -> Settings:
     if all_ and names:
         raise ConfigError(
             "--all and --name cannot be used together",
             fix="use --all for every deployment, or --name for some",
+        )
+    if image and image_name:
+        raise ConfigError(
+            "--image and --image-name cannot be used together",
+            why="--image names an existing image; --image-name one to build",
+            fix="drop one of them",
+        )
+    username = registry_username or environ.get("FLOWDEPLOY_REGISTRY_USERNAME") or None
+    password = registry_password or environ.get("FLOWDEPLOY_REGISTRY_PASSWORD") or None
+    if bool(username) != bool(password):
+        raise ConfigError(
+            "a registry username needs a password, and a password a username",
+            fix="pass both --registry-username and --registry-password (or neither, to use "
+            "your docker login)",
         )
     if all_ and (base or head):
         raise ConfigError(
@@ -135,6 +162,11 @@ def load_settings(
         names=names,
         everything=all_,
         image=image,
+        image_name=image_name,
+        tags=tags,
+        registry_username=username,
+        registry_password=SecretStr(password) if password else None,
+        docker_host=environ.get("DOCKER_HOST") or None,
         build=build,
         prune=prune,
         range=request,

@@ -214,9 +214,10 @@ def test_docker_build_step_needs_a_pool_that_runs_images(
     assert code == 2
     assert "work pool 'demo-pool' (type 'process') cannot run an image" in err
     assert api.writes() == []
+    # no --image: the step's image would be built, tagged with the commit -- there is none
     code, _, err = run(capsys, "apply", "--project-dir", str(repo), "--all")
     assert code == 2
-    assert "no image was given" in err
+    assert "cannot tell which commit to build the image from" in err
     assert api.writes() == []
 
 

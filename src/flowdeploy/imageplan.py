@@ -1,0 +1,132 @@
+"""Which image a project's deployments run on, and how to build it (pure).
+
+The image is described where users already describe it: a
+``prefect_docker.deployments.steps.build_docker_image`` step in prefect.yaml (its
+``image_name``, ``dockerfile``, ``buildargs``, ``platform``, ``additional_tags``; other keys go
+to the Docker build), or ``--image-name``. flowdeploy tags it with the commit it is built from,
+so one commit is built at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from flowdeploy import templating as tpl
+from flowdeploy.errors import ConfigError
+from flowdeploy.git import Checkout
+from flowdeploy.image import ImageSpec, check_tag, split_tag
+
+DOCKER_BUILD = "prefect_docker.deployments.steps.build_docker_image"
+# Step keys that are not Docker build arguments.
+_STEP_KEYS = ("id", "requires", "image_name", "tag", "dockerfile", "additional_tags")
+_OWN_KEYS = {"buildargs", "platform", "target"}
+
+
+def build_steps(data: Any) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
+    """Every Docker build step of the file, with its key path (for file:line)."""
+    found: list[tuple[tuple[str | int, ...], dict[str, Any]]] = []
+    if not isinstance(data, dict):
+        return found
+    places: list[tuple[tuple[str | int, ...], Any]] = [(("build",), data.get("build"))]
+    deployments = data.get("deployments")
+    for index, entry in enumerate(deployments if isinstance(deployments, list) else []):
+        if isinstance(entry, dict) and "build" in entry:
+            places.append((("deployments", index, "build"), entry.get("build")))
+    for path, steps in places:
+        for i, step in enumerate(steps if isinstance(steps, list) else []):
+            if isinstance(step, dict) and isinstance(step.get(DOCKER_BUILD), dict):
+                found.append(((*path, i, DOCKER_BUILD), step[DOCKER_BUILD]))
+    return found
+
+
+def tags(templates: Sequence[str], checkout: Checkout) -> tuple[str, ...]:
+    """Extra tags from templates such as ``{short_sha}`` or ``{branch}``."""
+    values = {
+        "sha": checkout.sha,
+        "short_sha": checkout.sha[:7],
+        "branch": (checkout.branch or "detached").replace("/", "-"),
+    }
+    out = []
+    for template in templates:
+        try:
+            out.append(check_tag(template.format(**values)))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(
+                f"tag template {template!r} cannot be filled",
+                why=str(exc),
+                fix="use {sha}, {short_sha} and {branch}",
+            ) from None
+    return tuple(dict.fromkeys(out))
+
+
+def image_spec(
+    data: Any,
+    *,
+    project_dir: Path,
+    where: Any,
+    checkout: Checkout,
+    environ: Mapping[str, str],
+    image_name: str | None = None,
+    tag_templates: Sequence[str] = (),
+    now: datetime | None = None,
+) -> ImageSpec | None:
+    """The image to build for the project, or None when nothing asks for one.
+
+    ``where(*keys)`` gives a key path's Location (``YamlDocument.where``).
+    """
+    steps = build_steps(data)
+    distinct = {repr(sorted(config.items())) for _, config in steps}
+    if len(distinct) > 1:
+        second = steps[1][0]
+        raise ConfigError(
+            "the project has Docker build steps that differ",
+            why="flowdeploy builds one image per project and commit",
+            fix="use one build step (top-level 'build:'), or split the deployments into projects",
+            where=where(*second),
+        )
+    if not steps and not image_name:
+        return None
+    config = tpl.render(
+        dict(steps[0][1]) if steps else {},
+        frozenset({tpl.Kind.ENV}),
+        tpl.env_resolver(environ),
+    )
+    name = image_name or config.get("image_name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(
+            "the Docker build step has no image_name",
+            fix="add 'image_name: registry.example.com/team/flows' or pass --image-name",
+            where=where(*steps[0][0]) if steps else None,
+        )
+    # A tag in the name (or the step's 'tag') is replaced: the commit is the tag.
+    name = split_tag(name)[0]
+    extra = [str(t) for t in config.get("additional_tags") or []]
+    dockerfile = str(config.get("dockerfile") or ("auto" if steps else _default(project_dir)))
+    now = now or datetime.now(timezone.utc)
+    labels = {
+        "org.opencontainers.image.revision": checkout.sha,
+        "org.opencontainers.image.created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if checkout.source:
+        labels["org.opencontainers.image.source"] = checkout.source
+    kwargs = {k: v for k, v in config.items() if k not in _STEP_KEYS and k not in _OWN_KEYS}
+    return ImageSpec(
+        name=name,
+        tag=checkout.sha,
+        context=project_dir,
+        dockerfile=dockerfile,
+        buildargs={str(k): str(v) for k, v in (config.get("buildargs") or {}).items()},
+        platform=config.get("platform"),
+        target=config.get("target"),
+        labels=labels,
+        additional_tags=tags([*extra, *tag_templates], checkout),
+        build_kwargs=kwargs,
+    )
+
+
+def _default(project_dir: Path) -> str:
+    """Without a build step: the project's Dockerfile when it has one, else the default."""
+    return "Dockerfile" if (project_dir / "Dockerfile").is_file() else "auto"

@@ -7,12 +7,17 @@ The public API mirrors Prefect's ``prefect.deployments.runner``::
     dep = RunnerDeployment.from_entrypoint("flows/etl.py:etl", "nightly", cron="0 2 * * *",
                                            work_pool_name="default-pool")
     deployment_id = dep.apply()
+
+    # one image for several deployments, built and pushed once per commit
+    deploy(dep, other, work_pool_name="docker-pool",
+           image=DeploymentImage("registry.example.com/team/flows", dockerfile="Dockerfile"))
 """
 
 from __future__ import annotations
 
 from flowdeploy.errors import DeploymentApplyError
+from flowdeploy.publish import DeploymentImage, deploy
 from flowdeploy.runner import RunnerDeployment
 
-__all__ = ["DeploymentApplyError", "RunnerDeployment"]
+__all__ = ["DeploymentApplyError", "DeploymentImage", "RunnerDeployment", "deploy"]
 __version__ = "0.1.0"

@@ -346,6 +346,8 @@ class Status(str, enum.Enum):
     UNCHANGED = "unchanged"
     ORPHANED = "orphaned"
     DELETED = "deleted"
+    APPLIED = "applied"
+    """Created or updated, by the one-deployment API (which does not tell which)."""
     FAILED = "failed"
 
 

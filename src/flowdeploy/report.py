@@ -122,7 +122,11 @@ def render_results_text(
 
 def next_steps(outcomes: Sequence[Outcome], ui_url: str | None, push_pools: frozenset[str]) -> str:
     """What the reference prints after deploying: start a worker, run a deployment."""
-    ok = [o for o in outcomes if o.status in (Status.CREATED, Status.UPDATED, Status.UNCHANGED)]
+    ok = [
+        o
+        for o in outcomes
+        if o.status in (Status.CREATED, Status.UPDATED, Status.UNCHANGED, Status.APPLIED)
+    ]
     if not ok:
         return ""
     lines = []

@@ -1,0 +1,193 @@
+"""Image references, the registry check (through an httpx.MockTransport seam), the default
+Dockerfile, and the image plan read from prefect.yaml."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from pydantic import SecretStr
+
+from flowdeploy.errors import ConfigError, Location
+from flowdeploy.git import Checkout
+from flowdeploy.image import (
+    ImageError,
+    RegistryAuth,
+    default_dockerfile,
+    image_exists,
+    parse_reference,
+    split_tag,
+)
+from flowdeploy.imageplan import image_spec, tags
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+CHECKOUT = Checkout(sha=SHA, branch="feature/x", source="https://github.com/org/repo")
+AUTH = RegistryAuth(username="u", password=SecretStr("p4ss-w0rd"))
+
+
+@pytest.mark.parametrize(
+    ("reference", "registry", "repository", "tag"),
+    [
+        ("flows", "registry-1.docker.io", "library/flows", None),
+        ("team/flows:1", "registry-1.docker.io", "team/flows", "1"),
+        ("127.0.0.1:5000/team/flows:abc", "127.0.0.1:5000", "team/flows", "abc"),
+        ("localhost/flows", "localhost", "flows", None),
+        ("ghcr.io/org/team/flows:sha-1", "ghcr.io", "org/team/flows", "sha-1"),
+    ],
+)
+def test_references_split_like_docker(
+    reference: str, registry: str, repository: str, tag: str | None
+) -> None:
+    ref = parse_reference(reference)
+    assert (ref.registry, ref.repository, ref.tag) == (registry, repository, tag)
+    assert split_tag("127.0.0.1:5000/flows") == ("127.0.0.1:5000/flows", None)
+
+
+def _registry(handler: Any) -> httpx.MockTransport:
+    return httpx.MockTransport(handler)
+
+
+def test_exists_with_basic_auth_over_http_on_loopback() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if "authorization" not in request.headers:
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="r"'})
+        found = request.url.path.endswith("/manifests/abc")
+        return httpx.Response(200 if found else 404)
+
+    transport = _registry(handler)
+    assert image_exists("127.0.0.1:5000/team/flows:abc", AUTH, transport=transport)
+    assert not image_exists("127.0.0.1:5000/team/flows:def", AUTH, transport=transport)
+    assert str(seen[0].url) == "http://127.0.0.1:5000/v2/team/flows/manifests/abc"
+    assert seen[0].method == "HEAD" and "manifest" in seen[0].headers["accept"]
+
+
+def test_exists_with_a_bearer_token_over_https() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.example.com":
+            assert request.url.params["scope"] == "repository:org/flows:pull"
+            assert request.headers["authorization"].startswith("Basic ")
+            return httpx.Response(200, json={"token": "T"})
+        if request.headers.get("authorization") != "Bearer T":
+            challenge = 'Bearer realm="https://auth.example.com/token",service="ghcr.io"'
+            return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+        assert request.url.scheme == "https"
+        return httpx.Response(200)
+
+    assert image_exists("ghcr.io/org/flows:1", AUTH, transport=_registry(handler))
+
+
+def test_refusals_and_outages_are_image_errors_without_the_password() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="r"'})
+
+    with pytest.raises(ImageError) as info:
+        image_exists("127.0.0.1:5000/flows:1", AUTH, transport=_registry(refuse))
+    assert "credentials were refused" in info.value.render()
+    assert "p4ss-w0rd" not in info.value.render()
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with pytest.raises(ImageError, match=r"cannot reach the registry 127\.0\.0\.1:5000"):
+        image_exists("127.0.0.1:5000/flows:1", AUTH, transport=_registry(down))
+
+
+def test_default_dockerfile_matches_the_reference(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    assert default_dockerfile(project, "3.9.1", "3.11") == (
+        "FROM prefecthq/prefect:3.9.1-python3.11\n"
+        "COPY . /opt/prefect/proj/\n"
+        "WORKDIR /opt/prefect/proj/\n"
+    )
+    (project / "requirements.txt").write_text("httpx\n")
+    assert default_dockerfile(project, "3.9.1", "3.12").splitlines()[1:3] == [
+        "COPY requirements.txt /opt/prefect/proj/requirements.txt",
+        "RUN uv pip install -r /opt/prefect/proj/requirements.txt",
+    ]
+
+
+STEP = """
+build:
+- prefect_docker.deployments.steps.build_docker_image:
+    id: build-image
+    requires: prefect-docker>=0.3
+    image_name: "{{ $REGISTRY }}/flows"
+    tag: latest
+    dockerfile: docker/Dockerfile
+    buildargs: {PY: "3.11", N: 2}
+    platform: linux/amd64
+    additional_tags: [stable]
+    pull: false
+deployments: []
+"""
+
+
+def where(*keys: str | int) -> Location:
+    return Location("prefect.yaml", len(keys))
+
+
+def spec_of(text: str, **kwargs: Any) -> Any:
+    return image_spec(
+        yaml.safe_load(text),
+        project_dir=Path("/proj"),
+        where=where,
+        checkout=CHECKOUT,
+        environ={"REGISTRY": "registry.example.com"},
+        now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+        **kwargs,
+    )
+
+
+def test_the_build_step_describes_the_image_and_the_commit_tags_it() -> None:
+    spec = spec_of(STEP, tag_templates=("{short_sha}", "{branch}"))
+    assert spec.reference == f"registry.example.com/flows:{SHA}"
+    assert spec.dockerfile == "docker/Dockerfile"
+    assert spec.buildargs == {"PY": "3.11", "N": "2"}
+    assert spec.platform == "linux/amd64"
+    assert spec.additional_tags == ("stable", SHA[:7], "feature-x")
+    assert spec.build_kwargs == {"pull": False}
+    assert spec.labels == {
+        "org.opencontainers.image.revision": SHA,
+        "org.opencontainers.image.created": "2026-01-02T03:04:05Z",
+        "org.opencontainers.image.source": "https://github.com/org/repo",
+    }
+
+
+def test_image_name_option_and_no_step() -> None:
+    assert spec_of("deployments: []") is None
+    spec = spec_of("deployments: []", image_name="reg.io/x:ignored")
+    assert spec.reference == f"reg.io/x:{SHA}" and spec.dockerfile == "auto"
+    assert spec_of(STEP, image_name="other.io/y").name == "other.io/y"
+
+
+def test_two_different_build_steps_are_refused() -> None:
+    text = STEP.replace(
+        "deployments: []",
+        "deployments:\n- name: a\n  build:\n"
+        "  - prefect_docker.deployments.steps.build_docker_image:\n"
+        "      image_name: other/flows\n",
+    )
+    with pytest.raises(ConfigError, match="Docker build steps that differ"):
+        spec_of(text)
+    with pytest.raises(ConfigError, match="no image_name"):
+        spec_of(STEP.replace('image_name: "{{ $REGISTRY }}/flows"', "dockerfile2: x"))
+
+
+def test_tag_templates() -> None:
+    assert tags(["{sha}", "v-{short_sha}", "{branch}"], CHECKOUT) == (
+        SHA,
+        f"v-{SHA[:7]}",
+        "feature-x",
+    )
+    with pytest.raises(ConfigError, match="cannot be filled"):
+        tags(["{nope}"], CHECKOUT)
+    with pytest.raises(ConfigError, match="not a valid image tag"):
+        tags(["-{sha}"], CHECKOUT)

@@ -211,20 +211,25 @@ def _publish(
     if not any(j.used and j.spec is not None and not j.exists for j in images):
         return images
 
-    def log(line: str) -> None:
-        line = redact(line, secrets)
-        if github:
-            print(line, file=sys.stderr, flush=True)
-        else:
-            err.print(line, style="dim", markup=False, highlight=False, soft_wrap=True)
-
     if github:
+        # The runner folds the build log; the lines stay plain so they can be searched.
         print("::group::Docker image", file=sys.stderr, flush=True)
-    try:
-        return publish_images(images, settings, log)
-    finally:
-        if github:
+        try:
+            return publish_images(images, settings, lambda line: _plain(line, secrets))
+        finally:
             print("::endgroup::", file=sys.stderr, flush=True)
+    if not err.is_terminal:
+        return publish_images(images, settings, lambda line: _plain(line, secrets))
+    with err.status("Docker image") as status:
+
+        def show(line: str) -> None:
+            status.update(escape(redact(line, secrets))[:120])
+
+        return publish_images(images, settings, show)
+
+
+def _plain(line: str, secrets: Sequence[str]) -> None:
+    print(redact(line, secrets), file=sys.stderr, flush=True)
 
 
 def _image_state(job: ImageJob, applied: bool) -> str:

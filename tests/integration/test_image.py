@@ -308,3 +308,25 @@ def test_registry_and_engine_failures(
     assert code == 1 and "cannot reach the registry 127.0.0.1:9" in err
     assert env.writes() == []
     assert clean_registry.password not in out + err
+
+
+def test_in_github_actions_the_password_is_masked_first_and_the_log_folded(
+    env: RecordingProxy,
+    clean_registry: Registry,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo = make_repo(tmp_path, clean_registry)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("FLOWDEPLOY_REGISTRY_USERNAME", clean_registry.username or "")
+    monkeypatch.setenv("FLOWDEPLOY_REGISTRY_PASSWORD", clean_registry.password or "")
+    code, out, err = run(capsys, "apply", "--project-dir", str(repo))
+    assert code == 0, err
+    lines = err.splitlines()
+    password = clean_registry.password or ""
+    assert lines[0] == f"::add-mask::{password}", "masked before any other line"
+    assert password not in out + "\n".join(lines[1:])
+    start, end = lines.index("::group::Docker image"), lines.index("::endgroup::")
+    assert any(line.startswith("Step 1/") for line in lines[start:end])
+    assert "built and pushed (sha256:" in out

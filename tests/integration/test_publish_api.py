@@ -1,0 +1,113 @@
+"""The public DeploymentImage / deploy() API against a real engine, registry and server; the
+registry credentials come from a docker config, as they would after `docker login`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flowdeploy import DeploymentImage, RunnerDeployment, deploy
+from flowdeploy.errors import ConfigError
+from support.docker import DockerEngine, Registry
+from support.proxy import RecordingProxy
+from support.server import create_work_pool
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path,
+    recording_proxy: RecordingProxy,
+    docker_engine: DockerEngine,
+    clean_registry: Registry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    repo = tmp_path / "example"
+    shutil.copytree(EXAMPLE, repo)
+    (repo / "Dockerfile").write_text("FROM scratch\nCOPY flows /opt/prefect/flows\n")
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "HOME": "/nonexistent",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@x",
+    }
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "initial"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    token = base64.b64encode(f"{clean_registry.username}:{clean_registry.password}".encode())
+    (config / "config.json").write_text(
+        json.dumps({"auths": {clean_registry.address: {"auth": token.decode()}}})
+    )
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    monkeypatch.setenv("DOCKER_HOST", docker_engine.host)
+    monkeypatch.setenv("PREFECT_API_URL", recording_proxy.api_url)
+    monkeypatch.chdir(repo)
+    create_work_pool(recording_proxy.api_url, "docker-pool", "docker")
+    create_work_pool(recording_proxy.api_url, "demo-pool", "process")
+    return repo
+
+
+def deployments(project: Path) -> list[RunnerDeployment]:
+    return [
+        RunnerDeployment.from_entrypoint("flows/etl.py:etl", name, project_dir=project)
+        for name in ("image-a", "image-b")
+    ]
+
+
+def test_deploy_builds_once_per_commit_and_registers_each_deployment(
+    project: Path,
+    recording_proxy: RecordingProxy,
+    docker_engine: DockerEngine,
+    clean_registry: Registry,
+) -> None:
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    image = DeploymentImage(
+        f"{clean_registry.address}/team/api", dockerfile="Dockerfile", pull=False
+    )
+    assert image.reference == f"{clean_registry.address}/team/api:{sha}"
+    ids = deploy(
+        *deployments(project),
+        work_pool_name="docker-pool",
+        image=image,
+        print_next_steps_message=False,
+    )
+    assert len(ids) == 2
+    assert clean_registry.manifest_exists("team/api", sha)
+    for dep_id in ids:
+        stored = httpx.get(f"{recording_proxy.api_url}/deployments/{dep_id}").json()
+        assert stored["job_variables"]["image"] == image.reference
+
+    # Removing the local image proves the second call neither builds nor pushes: a push
+    # without the image would fail.
+    client = docker_engine.client()
+    try:
+        client.images.remove(image.reference, force=True)
+    finally:
+        client.close()
+    again = deploy(
+        *deployments(project),
+        work_pool_name="docker-pool",
+        image=image.reference,
+        print_next_steps_message=False,
+    )
+    assert again == ids
+
+
+def test_deploy_refuses_an_image_on_a_pool_that_cannot_run_one(project: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot run an image"):
+        deploy(*deployments(project), work_pool_name="demo-pool", image="registry.test/x:1")
+    with pytest.raises(ConfigError, match="only one tag"):
+        DeploymentImage("registry.test/x:1", tag="2")

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -176,13 +175,11 @@ def test_one_build_per_commit_and_a_skip_when_the_registry_has_it(
     assert images_of(env.api_url) == {"boxed": reference, "boxed-too": reference, "local": None}
 
     # the same commit again: the registry has it, nothing is built or pushed
-    start = time.perf_counter()
     code, doc, err = apply(capsys, repo, registry, "--all")
     assert code == 0, err
     assert doc["images"][0]["built"] is False and doc["images"][0]["exists"] is True
     assert "already in the registry" in doc["images"][0]["state"]
     assert "Step 1/" not in err, "no build log on a re-run"
-    assert time.perf_counter() - start < 10  # the whole apply, not only the image step
 
     # a new commit: a new tag
     (repo / "flows" / "a.py").write_text(FLOW.format(name="a").replace("n: int = 1", "n: int = 2"))

@@ -446,7 +446,7 @@ class Registry:
     def repositories(self) -> list[str]:
         """The registry's catalog (repositories with at least one pushed blob or manifest)."""
         with self.http() as client:
-            response = client.get("/v2/_catalog", params={"n": 10000})
+            response = client.get("/v2/_catalog", params={"n": 1000})
         if response.status_code != 200:
             raise AssertionError(f"GET {self.url}/v2/_catalog -> {response.status_code}")
         names: list[str] = response.json().get("repositories") or []
@@ -692,12 +692,16 @@ def make_busybox_base(
     *,
     stand_ins: Iterable[str] = ("uv", "pip"),
 ) -> str:
-    """Build (no network, no container run) a `FROM scratch` image with a shell; returns `tag`.
+    """Make (no network, no container run) a one-layer base image with a shell; returns `tag`.
 
     Contents: Debian busybox-static as /bin/busybox with every applet as a /bin symlink (so
     /bin/sh), /tmp, /root, a minimal /etc/passwd and /etc/group, and for each name in
     `stand_ins` an executable /usr/local/bin/<name> that appends its arguments as one line to
-    /stand-in/<name>.log. `RUN` steps on it work with `network_mode="none"`.
+    /stand-in/<name>.log. PATH=/usr/local/bin:/usr/bin:/bin, CMD ["/bin/sh"]. `RUN` steps on it
+    work with `network_mode="none"`.
+
+    The rootfs tar is imported (`docker import`, ~0.2 s) rather than built `FROM scratch` with a
+    `COPY` (~1.7 s on vfs): the same single layer, without build history.
     """
     if not BUSYBOX.is_file():
         raise ServiceStartError(
@@ -724,47 +728,42 @@ def make_busybox_base(
             tar.addfile(info, io.BytesIO(data))
 
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        add(
-            "Dockerfile",
-            data=(
-                b"FROM scratch\nCOPY rootfs/ /\n"
-                b'ENV PATH=/usr/local/bin:/usr/bin:/bin\nCMD ["/bin/sh"]\n'
-            ),
-        )
         for directory, mode in (
-            ("rootfs", 0o755),
-            ("rootfs/bin", 0o755),
-            ("rootfs/etc", 0o755),
-            ("rootfs/root", 0o700),
-            ("rootfs/tmp", 0o1777),
-            ("rootfs/usr", 0o755),
-            ("rootfs/usr/bin", 0o755),
-            ("rootfs/usr/local", 0o755),
-            ("rootfs/usr/local/bin", 0o755),
-            (f"rootfs{STAND_IN_DIR}", 0o777),
+            ("bin", 0o755),
+            ("etc", 0o755),
+            ("root", 0o700),
+            ("tmp", 0o1777),
+            ("usr", 0o755),
+            ("usr/bin", 0o755),
+            ("usr/local", 0o755),
+            ("usr/local/bin", 0o755),
+            (STAND_IN_DIR.lstrip("/"), 0o777),
         ):
             add(directory, mode=mode)
-        add("rootfs/bin/busybox", data=BUSYBOX.read_bytes(), mode=0o755)
+        add("bin/busybox", data=BUSYBOX.read_bytes(), mode=0o755)
         for applet in applets:
             if applet != "busybox":
-                add(f"rootfs/bin/{applet}", link="busybox", mode=0o777)
+                add(f"bin/{applet}", link="busybox", mode=0o777)
         add(
-            "rootfs/etc/passwd",
+            "etc/passwd",
             data=b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
         )
-        add("rootfs/etc/group", data=b"root:x:0:\nnogroup:x:65534:\n")
+        add("etc/group", data=b"root:x:0:\nnogroup:x:65534:\n")
         for name in stand_ins:
-            add(f"rootfs/usr/local/bin/{name}", data=_stand_in_script(name).encode(), mode=0o755)
+            add(f"usr/local/bin/{name}", data=_stand_in_script(name).encode(), mode=0o755)
+    repository, _, version = tag.rpartition(":")
+    if not repository or "/" in version:
+        repository, version = tag, "latest"
     client = engine.client()
     try:
-        client.images.build(
-            fileobj=io.BytesIO(buffer.getvalue()),
-            custom_context=True,
-            tag=tag,
-            network_mode="none",
-            rm=True,
-            forcerm=True,
+        answer = client.api.import_image_from_data(
+            buffer.getvalue(),
+            repository=repository,
+            tag=version,
+            changes=["ENV PATH=/usr/local/bin:/usr/bin:/bin", 'CMD ["/bin/sh"]'],
         )
+        if "error" in str(answer).lower():
+            raise RuntimeError(f"docker import of the busybox base failed: {answer}")
     finally:
         client.close()
     return tag

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from apply_vs_prefect import make_repo  # noqa: E402
+
 from support.server import (  # noqa: E402
     create_work_pool,
     isolated_env,

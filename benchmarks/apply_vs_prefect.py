@@ -60,22 +60,27 @@ def make_repo(root: Path, n: int, shared: int = 10) -> None:
     (root / "lib").mkdir()
     (root / "lib" / "__init__.py").write_text("")
     for k in range(shared):
-        (root / "lib" / f"shared_{k}.py").write_text(f"def helper_{k}(x: int) -> int:\n"
-                                                     f"    return x + {k}\n")
+        (root / "lib" / f"shared_{k}.py").write_text(
+            f"def helper_{k}(x: int) -> int:\n    return x + {k}\n"
+        )
     deployments = []
     for i in range(n):
         (root / "flows" / f"flow_{i}.py").write_text(FLOW.format(i=i, k=i % shared))
-        schedule = (f'      - cron: "{i % 60} * * * *"\n        timezone: "Europe/Berlin"\n'
-                    if i % 2 == 0 else
-                    f'      - interval: {3600 + i}\n        anchor_date: "2025-01-01T00:00:00"\n')
+        schedule = (
+            f'      - cron: "{i % 60} * * * *"\n        timezone: "Europe/Berlin"\n'
+            if i % 2 == 0
+            else f'      - interval: {3600 + i}\n        anchor_date: "2025-01-01T00:00:00"\n'
+        )
         deployments.append(
             f"  - name: dep-{i}\n    entrypoint: flows/flow_{i}.py:flow_{i}\n"
-            f"    parameters:\n      count: {i % 7}\n    tags: [\"team-{i % shared}\"]\n"
-            f"    schedules:\n{schedule}    work_pool:\n      name: default-pool\n")
+            f'    parameters:\n      count: {i % 7}\n    tags: ["team-{i % shared}"]\n'
+            f"    schedules:\n{schedule}    work_pool:\n      name: default-pool\n"
+        )
     (root / "prefect.yaml").write_text(
         "name: synthetic\nprefect-version: 3.9.1\n\npull:\n"
         "  - prefect.deployments.steps.set_working_directory:\n"
-        "      directory: /opt/prefect/synthetic\n\ndeployments:\n" + "".join(deployments))
+        "      directory: /opt/prefect/synthetic\n\ndeployments:\n" + "".join(deployments)
+    )
     git = ["git", "-C", str(root), "-c", "user.email=b@x", "-c", "user.name=b"]
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
@@ -99,17 +104,29 @@ def floor(api_url: str, n: int) -> float:
     with httpx.Client(base_url=api_url, timeout=30) as client:
         for i in range(n):
             flow_id = _post(client, "/flows/", {"name": f"flow-{i}"})["id"]
-            _post(client, "/deployments/", {"flow_id": flow_id, "name": f"dep-{i}",
-                                            "work_pool_name": "default-pool",
-                                            "entrypoint": f"flows/flow_{i}.py:flow_{i}"})
+            _post(
+                client,
+                "/deployments/",
+                {
+                    "flow_id": flow_id,
+                    "name": f"dep-{i}",
+                    "work_pool_name": "default-pool",
+                    "entrypoint": f"flows/flow_{i}.py:flow_{i}",
+                },
+            )
     return time.perf_counter() - start
 
 
 def flowdeploy(repo: Path, api_url: str, *args: str) -> float:
     env = isolated_env(None, PREFECT_API_URL=api_url)
     start = time.perf_counter()
-    done = subprocess.run([venv_bin("flowdeploy"), *args, "--project-dir", str(repo)], env=env,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [venv_bin("flowdeploy"), *args, "--project-dir", str(repo)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"flowdeploy {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -146,13 +163,22 @@ def main() -> None:
                 rows.append((n, reference, raw, cold, rerun, plan))
         finally:
             server.stop()
-    header = ("deployments", "prefect deploy --all", "floor (2 calls each)",
-              "flowdeploy apply", "flowdeploy re-apply", "flowdeploy plan", "speed-up")
+    header = (
+        "deployments",
+        "prefect deploy --all",
+        "floor (2 calls each)",
+        "flowdeploy apply",
+        "flowdeploy re-apply",
+        "flowdeploy plan",
+        "speed-up",
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for n, reference, raw, cold, rerun, plan in rows:
-        print(f"| {n} | {reference:.1f} s | {raw:.1f} s | {cold:.1f} s | {rerun:.1f} s | "
-              f"{plan:.1f} s | {reference / cold:.1f}x |")
+        print(
+            f"| {n} | {reference:.1f} s | {raw:.1f} s | {cold:.1f} s | {rerun:.1f} s | "
+            f"{plan:.1f} s | {reference / cold:.1f}x |"
+        )
     print(f"\nmachine: {os.cpu_count()} cores; server: SQLite, one process")
 
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from flowdeploy import DeploymentImage, RunnerDeployment, deploy
 from flowdeploy.errors import ConfigError
+from flowdeploy.image import Engine, ImageError, ImageSpec, RegistryAuth
 from support.docker import DockerEngine, Registry
 from support.proxy import RecordingProxy
 from support.server import create_work_pool
@@ -111,3 +113,26 @@ def test_deploy_refuses_an_image_on_a_pool_that_cannot_run_one(project: Path) ->
         deploy(*deployments(project), work_pool_name="demo-pool", image="registry.test/x:1")
     with pytest.raises(ConfigError, match="only one tag"):
         DeploymentImage("registry.test/x:1", tag="2")
+
+
+def test_a_push_refused_by_the_registry_raises_with_its_message(
+    project: Path, docker_engine: DockerEngine, clean_registry: Registry
+) -> None:
+    spec = ImageSpec(
+        name=f"{clean_registry.address}/team/refused",
+        tag="t1",
+        context=project,
+        dockerfile="Dockerfile",
+        build_kwargs={"pull": False},
+    )
+    engine = Engine(docker_engine.host)
+    try:
+        engine.build(spec, lambda line: None)
+        wrong = RegistryAuth(username=clean_registry.username or "", password=SecretStr("nope-x"))
+        with pytest.raises(ImageError) as info:
+            engine.push(spec, wrong, lambda line: None)
+    finally:
+        engine.close()
+    assert "unauthorized" in info.value.why and info.value.step == "push"
+    assert "nope-x" not in info.value.render()
+    assert not clean_registry.manifest_exists("team/refused", "t1")

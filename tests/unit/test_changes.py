@@ -246,6 +246,7 @@ def test_a_submodule_moving_affects_flows_importing_from_it() -> None:
     got = run(changes(moved), reach_fn=vendored)
     assert got == {
         "c": (
-            "flows/c.py imports vendor/kit/kit/io.py (submodule vendor/kit moved to another commit)",
+            "flows/c.py imports vendor/kit/kit/io.py"
+            " (submodule vendor/kit moved to another commit)",
         )
     }

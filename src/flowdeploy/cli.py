@@ -164,6 +164,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _warn(err, str(warning), github, warning.where)
             for text in scope.warnings:
                 _warn(err, text, github)
+            for job in reading.images:
+                if job.problem and args.command == "plan":
+                    _warn(
+                        err,
+                        f"cannot tell whether image {job.reference} exists: {job.problem}",
+                        github,
+                    )
             note = _note(scope, plan)
             images = list(reading.images)
             results = None
@@ -241,6 +248,8 @@ def _image_state(job: ImageJob, applied: bool) -> str:
         return f"built and pushed ({job.digest})"
     if job.exists:
         return "already in the registry: not built or pushed"
+    if job.problem:
+        return f"unknown ({job.problem})"
     return "not built" if applied else "not in the registry: apply builds and pushes it"
 
 
@@ -251,6 +260,7 @@ def _image_doc(job: ImageJob, applied: bool) -> dict[str, object]:
         "exists": job.exists,
         "built": job.digest is not None,
         "digest": job.digest,
+        "problem": job.problem,
         "state": _image_state(job, applied),
     }
 

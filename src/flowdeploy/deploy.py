@@ -16,6 +16,7 @@ from flowdeploy.errors import ApiError, ConfigError, ConfigErrors, DeploymentApp
 from flowdeploy.git import checkout, inferred_version, repo_root
 from flowdeploy.image import (
     Engine,
+    ImageError,
     ImageSpec,
     RegistryAuth,
     docker_config_auth,
@@ -143,6 +144,8 @@ class ImageJob(BaseModel):
     """How to build it; None for an existing image given with --image."""
     used: bool = False
     exists: bool | None = None
+    """None: not asked, or the registry could not say (see ``problem``)."""
+    problem: str | None = None
     digest: str | None = None
 
 
@@ -248,10 +251,17 @@ def registry_auth(settings: Settings, reference: str) -> RegistryAuth | None:
 
 
 def _check_image(job: ImageJob, settings: Settings) -> ImageJob:
-    """Ask the registry about images a planned deployment uses and that would be built."""
+    """Ask the registry about images a planned deployment uses and that would be built.
+
+    A registry that cannot answer does not stop a plan (a pull request may have no
+    credentials); ``publish_images`` asks again and stops the apply.
+    """
     if not job.used or job.spec is None:
         return job
-    exists = image_exists(job.reference, registry_auth(settings, job.reference))
+    try:
+        exists = image_exists(job.reference, registry_auth(settings, job.reference))
+    except ImageError as exc:
+        return job.model_copy(update={"problem": exc.what + (f": {exc.why}" if exc.why else "")})
     return job.model_copy(update={"exists": exists})
 
 
@@ -268,6 +278,11 @@ def publish_images(
         for job in jobs:
             if not job.used or job.spec is None or job.exists:
                 done.append(job)
+                continue
+            if job.exists is None and image_exists(
+                job.reference, registry_auth(settings, job.reference)
+            ):
+                done.append(job.model_copy(update={"exists": True, "problem": None}))
                 continue
             if not settings.build:
                 raise ConfigError(

@@ -167,6 +167,7 @@ def test_one_build_per_commit_and_a_skip_when_the_registry_has_it(
             "exists": True,
             "built": True,
             "digest": doc["images"][0]["digest"],
+            "problem": None,
             "state": doc["images"][0]["state"],
         }
     ]
@@ -293,6 +294,10 @@ def test_registry_and_engine_failures(
     assert code == 1 and "credentials were refused" in err
     assert "wrong-password" not in out + err
     assert env.writes() == []
+    # a plan (a pull request without credentials, say) is not stopped: it says it cannot tell
+    code, out, err = run(capsys, "plan", "--project-dir", str(repo), *creds(clean_registry, "x"))
+    assert code == 0, err
+    assert "cannot tell whether image" in err and "unknown (" in out
 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     code, out, err = run(capsys, "apply", "--project-dir", str(repo), *creds(clean_registry))

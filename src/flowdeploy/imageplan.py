@@ -9,6 +9,7 @@ so one commit is built at most once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +24,7 @@ DOCKER_BUILD = "prefect_docker.deployments.steps.build_docker_image"
 # Step keys that are not Docker build arguments.
 _STEP_KEYS = ("id", "requires", "image_name", "tag", "dockerfile", "additional_tags")
 _OWN_KEYS = {"buildargs", "platform", "target"}
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
 
 def build_steps(data: Any) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
@@ -113,6 +115,10 @@ def image_spec(
     if checkout.source:
         labels["org.opencontainers.image.source"] = checkout.source
     kwargs = {k: v for k, v in config.items() if k not in _STEP_KEYS and k not in _OWN_KEYS}
+    # `prefect init` records the Prefect the project uses; the auto Dockerfile's base matches it
+    # as the reference's matches the Prefect it runs under.
+    version = data.get("prefect-version") if isinstance(data, dict) else None
+    versions = {"prefect_version": str(version)} if version and _VERSION.match(str(version)) else {}
     return ImageSpec(
         name=name,
         tag=checkout.sha,
@@ -124,6 +130,7 @@ def image_spec(
         labels=labels,
         additional_tags=tags([*extra, *tag_templates], checkout),
         build_kwargs=kwargs,
+        **versions,
     )
 
 

@@ -161,6 +161,12 @@ def test_the_build_step_describes_the_image_and_the_commit_tags_it() -> None:
     }
 
 
+def test_the_auto_base_follows_the_projects_prefect_version() -> None:
+    assert spec_of(STEP).prefect_version == "3.9.1"
+    assert spec_of("prefect-version: 3.4.2\n" + STEP).prefect_version == "3.4.2"
+    assert spec_of("prefect-version: latest\n" + STEP).prefect_version == "3.9.1"
+
+
 def test_image_name_option_and_no_step() -> None:
     assert spec_of("deployments: []") is None
     spec = spec_of("deployments: []", image_name="reg.io/x:ignored")

@@ -215,7 +215,7 @@ def _publish(
     secrets: Sequence[str],
 ) -> list[ImageJob]:
     """Build and push, with the log folded in a group in GitHub Actions."""
-    if not any(j.used and j.spec is not None and not j.exists for j in images):
+    if not any(j.to_publish for j in images):
         return images
 
     if github:

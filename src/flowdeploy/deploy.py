@@ -148,6 +148,11 @@ class ImageJob(BaseModel):
     problem: str | None = None
     digest: str | None = None
 
+    @property
+    def to_publish(self) -> bool:
+        """Used, built by flowdeploy, and not known to be in the registry."""
+        return self.used and self.spec is not None and not self.exists
+
 
 class Reading(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -162,30 +167,28 @@ def read_plan(settings: Settings, api: PrefectApi) -> Reading:
     """Everything before the first write: read, resolve, validate, compare."""
     api.check()
     pools = PoolCache(api)
-    given = settings.image or (settings.image_name and "(to be built)")
-    scope = find_scope(settings, lambda _file: _image_use(pools, given or None))
+    scope = find_scope(settings, _image_use(pools, bool(settings.image or settings.image_name)))
     projects: list[Project] = []
     reasons: dict[str, tuple[str, ...]] = {}
     removed: dict[str, str] = {}
     lookups = ServerLookups(api)
     jobs: list[ImageJob] = []
-    references: list[str | None] = []
+    all_specs: list[DeploymentSpec] = []
+    images: list[str | None] = []
     for part in scope.projects:
         build = _image_spec(settings, part)
         reference = settings.image or (build.reference if build else None)
         project = _load(settings, part, lookups, reference)
         projects.append(project)
-        references.append(reference)
+        given = [_image_for(s, pools, reference) for s in project.specs]
         if reference:
-            used = any(s.uses_image or _image_for(s, pools, reference) for s in project.specs)
-            jobs.append(ImageJob(reference=reference, spec=build, used=used))
+            jobs.append(ImageJob(reference=reference, spec=build, used=any(given)))
+        all_specs += project.specs
+        images += given
         for spec in project.specs:
             reasons[spec.deployment.full_name] = part.reasons.get(spec.index or 0, ())
         removed.update(part.removed)
-    all_specs = [s for p in projects for s in p.specs]
     _check_unique(all_specs)
-    image_of = {id(s): ref for p, ref in zip(projects, references, strict=True) for s in p.specs}
-    images = [_image_for(s, pools, image_of.get(id(s))) for s in all_specs]
     targets = [
         (s.deployment.with_target(None, image), s)
         for s, image in zip(all_specs, images, strict=True)
@@ -276,7 +279,8 @@ def publish_images(
     engine: Engine | None = None
     try:
         for job in jobs:
-            if not job.used or job.spec is None or job.exists:
+            spec = job.spec
+            if spec is None or not job.to_publish:
                 done.append(job)
                 continue
             if job.exists is None and image_exists(
@@ -291,9 +295,9 @@ def publish_images(
                 )
             engine = engine or Engine(settings.docker_host)
             log(f"building {job.reference}")
-            engine.build(job.spec, log)
+            engine.build(spec, log)
             log(f"pushing {job.reference}")
-            digest = engine.push(job.spec, registry_auth(settings, job.reference), log)
+            digest = engine.push(spec, registry_auth(settings, job.reference), log)
             done.append(job.model_copy(update={"exists": True, "digest": digest or None}))
     finally:
         if engine is not None:
@@ -318,15 +322,15 @@ def _load(
     )
 
 
-def _image_use(pools: PoolCache, image: str | None) -> Callable[[Entry], bool]:
+def _image_use(pools: PoolCache, image_given: bool) -> Callable[[Entry], bool]:
     """Which prefect.yaml entries run on the project image: a Docker build step, or a pool
-    that takes the image passed with --image."""
+    that takes the image given with --image or --image-name."""
 
     def uses(entry: Entry) -> bool:
         if entry.builds_image:
             return True
         pool = (entry.config.get("work_pool") or {}).get("name")
-        found = pools.get(pool) if image and isinstance(pool, str) and pool else None
+        found = pools.get(pool) if image_given and isinstance(pool, str) and pool else None
         return found is not None and takes_image(found)
 
     return uses

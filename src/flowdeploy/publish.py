@@ -21,7 +21,7 @@ from flowdeploy.deploy import (
     Results,
     Status,
     apply_deployment,
-    takes_image,
+    server_errors,
 )
 from flowdeploy.errors import ConfigError, FlowdeployError
 from flowdeploy.git import checkout
@@ -146,26 +146,20 @@ def deploy(
             "an image or a remote storage location is needed to deploy",
             fix="pass image=, or create the deployments with RunnerDeployment.from_storage",
         )
+    reference = image.reference if image is not None else None
     with PrefectApi(connection_from_env(os.environ)) as api:
-        pool = PoolCache(api).get(pool_name)
-        if pool is None:
-            raise ConfigError(
-                f"work pool {pool_name!r} does not exist",
-                fix=f"create it first: prefect work-pool create {pool_name} --type docker",
-            )
-        if image is not None and not takes_image(pool):
-            raise ConfigError(
-                f"work pool {pool_name!r} (type {pool.get('type')!r}) cannot run an image",
-                why="its base job template has no 'image' variable",
-                fix="use a Docker-based work pool, or deploy from remote storage without image=",
-            )
-        managed = str(pool.get("type", "")).endswith(":managed")
+        pools = PoolCache(api)
+        # apply()'s checks (the pool exists, takes an image), before anything is built.
+        for dep in deployments:
+            errors = server_errors(dep.with_target(pool_name, reference), None, pools, reference)
+            if errors:
+                raise errors[0]
+        managed = str((pools.get(pool_name) or {}).get("type", "")).endswith(":managed")
         # The registry is asked first: a commit already built and pushed is not rebuilt.
         if image is not None and build and not managed and not (push and image.exists()):
             image.build()
             if push:
                 image.push()
-        reference = image.reference if image is not None else None
         ids, outcomes = [], []
         for dep in deployments:
             try:

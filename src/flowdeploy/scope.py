@@ -53,9 +53,8 @@ def everything(settings: Settings, note: str = "every deployment") -> Scope:
     )
 
 
-def find_scope(settings: Settings, uses_image: Callable[[Path], ImageUse]) -> Scope:
-    """The deployments to plan. ``uses_image(prefect_file)`` says which entries of that
-    project run on the project image."""
+def find_scope(settings: Settings, uses_image: ImageUse) -> Scope:
+    """The deployments to plan. ``uses_image`` says which entries run on the project image."""
     if settings.range is None:
         return everything(settings)
     anchor = settings.prefect_files[0].parent
@@ -75,7 +74,7 @@ def find_scope(settings: Settings, uses_image: Callable[[Path], ImageUse]) -> Sc
     projects = []
     rebuild = False
     for file in settings.prefect_files:
-        project, image = _project_scope(repo, file, changeset, rules_for, uses_image(file))
+        project, image = _project_scope(repo, file, changeset, rules_for, uses_image)
         projects.append(project)
         rebuild = rebuild or image
     return Scope(

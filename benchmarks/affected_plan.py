@@ -26,40 +26,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from apply_vs_prefect import make_repo  # noqa: E402
+from apply_vs_prefect import make_repo, run_flowdeploy  # noqa: E402
 
 from support.server import (  # noqa: E402
     create_work_pool,
-    isolated_env,
     start_prefect_server,
     venv_bin,
 )
 
-CHANGED = 7
+CHANGED = 7  # the shared module that changes (modulo N_SHARED)
 RUNS = 5
-
-
-def flowdeploy(repo: Path, api_url: str, *args: str) -> tuple[float, str]:
-    env = isolated_env(None, PREFECT_API_URL=api_url)
-    start = time.perf_counter()
-    done = subprocess.run(
-        [venv_bin("flowdeploy"), *args, "--project-dir", str(repo)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"flowdeploy {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return elapsed, done.stdout
 
 
 def timed(repo: Path, api_url: str, *args: str) -> tuple[float, float, str]:
     times = []
     out = ""
     for _ in range(RUNS):
-        elapsed, out = flowdeploy(repo, api_url, *args)
+        elapsed, out = run_flowdeploy(repo, api_url, *args)
         times.append(elapsed)
     return min(times), statistics.median(times), out
 
@@ -67,6 +50,7 @@ def timed(repo: Path, api_url: str, *args: str) -> tuple[float, float, str]:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     shared = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    changed = CHANGED % shared
     with tempfile.TemporaryDirectory(prefix="flowdeploy-bench-") as tmp:
         server = start_prefect_server(Path(tmp) / "server")
         try:
@@ -74,15 +58,15 @@ def main() -> None:
             create_work_pool(api, "default-pool", "process")
             repo = Path(tmp) / "repo"
             make_repo(repo, n, shared)
-            register, _ = flowdeploy(repo, api, "apply", "--all", "--format", "json")
-            module = repo / "lib" / f"shared_{CHANGED}.py"
+            register, _ = run_flowdeploy(repo, api, "apply", "--all", "--format", "json")
+            module = repo / "lib" / f"shared_{changed}.py"
             module.write_text(module.read_text() + "\nTIMEOUT = 30\n")
             git = ["git", "-C", str(repo), "-c", "user.email=b@x", "-c", "user.name=b"]
             subprocess.run([*git, "commit", "-qam", "change one shared module"], check=True)
 
             best, median, out = timed(repo, api, "plan", "--base", "HEAD~1", "--format", "json")
             listed = {d["name"] for d in json.loads(out)["deployments"]}
-            expected = {f"flow-{i}/dep-{i}" for i in range(n) if i % shared == CHANGED}
+            expected = {f"flow-{i}/dep-{i}" for i in range(n) if i % shared == changed}
             if listed != expected:
                 missing, extra = sorted(expected - listed)[:5], sorted(listed - expected)[:5]
                 raise SystemExit(f"wrong plan: missing {missing}, extra {extra}")
@@ -91,7 +75,7 @@ def main() -> None:
         finally:
             server.stop()
     print(
-        f"{n} flows, {shared} shared modules; lib/shared_{CHANGED}.py changed "
+        f"{n} flows, {shared} shared modules; lib/shared_{changed}.py changed "
         f"({len(expected)} flows import it)\n"
     )
     print("| command | best | median |")

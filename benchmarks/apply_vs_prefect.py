@@ -118,6 +118,11 @@ def floor(api_url: str, n: int) -> float:
 
 
 def flowdeploy(repo: Path, api_url: str, *args: str) -> float:
+    return run_flowdeploy(repo, api_url, *args)[0]
+
+
+def run_flowdeploy(repo: Path, api_url: str, *args: str) -> tuple[float, str]:
+    """Run the CLI on ``repo``: wall time from process start to exit, and its stdout."""
     env = isolated_env(None, PREFECT_API_URL=api_url)
     start = time.perf_counter()
     done = subprocess.run(
@@ -130,7 +135,7 @@ def flowdeploy(repo: Path, api_url: str, *args: str) -> float:
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"flowdeploy {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return elapsed
+    return elapsed, done.stdout
 
 
 def fresh(api_url: str) -> None:

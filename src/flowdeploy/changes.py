@@ -10,6 +10,7 @@ deployment is affected, never silently skipped.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -177,9 +178,15 @@ class _Paths:
         if rel is None or not globs:
             return None
         for glob in globs:
-            if pathspec.GitIgnoreSpec.from_lines([glob]).match_file(rel):
+            if _compiled(glob).match_file(rel):
                 return glob
         return None
+
+
+@functools.cache
+def _compiled(glob: str) -> pathspec.GitIgnoreSpec:
+    """Each watched glob is compiled once, not once per entry and changed path."""
+    return pathspec.GitIgnoreSpec.from_lines([glob])
 
 
 def _describe(change: FileChange, path: str | None = None) -> str:
@@ -313,8 +320,9 @@ def _code_reasons(
 
 def _submodule_of(path: str, changes: Mapping[str, FileChange]) -> FileChange | None:
     """A submodule's files do not show in the diff, only its new commit does."""
-    for prefix, change in changes.items():
-        if change.submodule and path.startswith(prefix + "/"):
+    for parent in PurePosixPath(path).parents:
+        change = changes.get(str(parent))
+        if change is not None and change.submodule:
             return change
     return None
 

@@ -16,8 +16,7 @@ The public API mirrors Prefect's ``prefect.deployments.runner``::
 from __future__ import annotations
 
 from flowdeploy.errors import DeploymentApplyError
-from flowdeploy.publish import DeploymentImage, deploy
-from flowdeploy.runner import RunnerDeployment
+from flowdeploy.publish import DeploymentImage, RunnerDeployment, deploy
 
 __all__ = ["DeploymentApplyError", "DeploymentImage", "RunnerDeployment", "deploy"]
 __version__ = "0.1.0"

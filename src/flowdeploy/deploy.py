@@ -26,7 +26,7 @@ from flowdeploy.image import (
 from flowdeploy.imageplan import build_steps, image_spec
 from flowdeploy.plan import Action, Plan, PlannedDeployment, make_plan
 from flowdeploy.project import DeploymentSpec, Project, load_project
-from flowdeploy.runner import RunnerDeployment
+from flowdeploy.runner import Deployment
 from flowdeploy.scope import ProjectScope, Scope, find_scope
 from flowdeploy.settings import Settings, connection_from_env
 from flowdeploy.yamlfile import display_path, load_yaml
@@ -72,7 +72,7 @@ def takes_image(pool: dict[str, Any]) -> bool:
 
 
 def server_errors(
-    dep: RunnerDeployment, spec: DeploymentSpec | None, pools: PoolCache, image: str | None
+    dep: Deployment, spec: DeploymentSpec | None, pools: PoolCache, image: str | None
 ) -> list[ConfigError]:
     """The checks ``RunnerDeployment.apply()`` / ``deploy()`` make against the server for one
     deployment that is given ``image``."""
@@ -475,7 +475,7 @@ def _delete(item: PlannedDeployment, api: PrefectApi) -> Outcome:
 
 
 def write_deployment(
-    dep: RunnerDeployment,
+    dep: Deployment,
     item: PlannedDeployment,
     api: PrefectApi,
     flow_ids: dict[str, str | ApiError],
@@ -503,7 +503,7 @@ def write_deployment(
 
 
 def apply_deployment(
-    dep: RunnerDeployment,
+    dep: Deployment,
     *,
     work_pool_name: str | None = None,
     image: str | None = None,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from flowdeploy import schedules as sched
 from flowdeploy.project import DeploymentSpec
-from flowdeploy.runner import RunnerDeployment, automation_body
+from flowdeploy.runner import Deployment, automation_body
 
 COMPARED = (
     "description",
@@ -77,7 +77,7 @@ class Plan(BaseModel):
         return [i for i in self.items if i.action in (Action.CREATE, Action.UPDATE)]
 
 
-def desired_view(dep: RunnerDeployment) -> dict[str, Any]:
+def desired_view(dep: Deployment) -> dict[str, Any]:
     pooled = bool(dep.work_pool_name)
     options = dep.concurrency_options
     return {

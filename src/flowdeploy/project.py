@@ -20,7 +20,7 @@ from flowdeploy import schedules as sched
 from flowdeploy import templating as tpl
 from flowdeploy.errors import ConfigError, ConfigErrors, ConfigWarning, Location
 from flowdeploy.flows import FlowInfo, FlowReader
-from flowdeploy.runner import RunnerDeployment, name_triggers
+from flowdeploy.runner import Deployment, name_triggers
 from flowdeploy.yamlfile import YamlDocument, display_path, load_yaml
 
 TOP_KEYS = (
@@ -81,7 +81,7 @@ class DeploymentSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    deployment: RunnerDeployment
+    deployment: Deployment
     where: Location | None = None
     flow_file: Path | None = None
     uses_image: bool = False
@@ -454,7 +454,7 @@ class _Loader:
         if config.get("enforce_parameter_schema") is not None:
             fields["enforce_parameter_schema"] = config["enforce_parameter_schema"]
         try:
-            deployment = RunnerDeployment(**fields)
+            deployment = Deployment(**fields)
         except ValidationError as exc:
             for err in exc.errors():
                 key = str(err["loc"][0]) if err["loc"] else "name"

@@ -1,4 +1,5 @@
-"""The public image API, with the reference's signatures: ``DeploymentImage`` and ``deploy()``.
+"""The public API, with the reference's signatures: ``RunnerDeployment.apply()``,
+``DeploymentImage`` and ``deploy()``.
 
 Like ``prefect.docker.DockerImage`` and ``prefect.deploy``, but the default tag is the commit
 the image is built from (the reference uses a timestamp), and ``deploy()`` neither builds nor
@@ -34,8 +35,31 @@ from flowdeploy.image import (
     parse_reference,
     split_tag,
 )
-from flowdeploy.runner import RunnerDeployment
+from flowdeploy.runner import Deployment
 from flowdeploy.settings import connection_from_env
+
+
+class RunnerDeployment(Deployment):
+    """A deployment as ``prefect deploy`` registers it, and how to register it.
+
+    The fields live on ``flowdeploy.runner.Deployment`` (the model the engine plans with);
+    this class adds ``apply()``, which needs the orchestration the model must not import.
+    """
+
+    def apply(
+        self,
+        work_pool_name: str | None = None,
+        image: str | None = None,
+        *,
+        api: PrefectApi | None = None,
+    ) -> str:
+        """Register this deployment (create or update) and return its id.
+
+        Validates as Prefect does first: an image, a work queue or job variables need a
+        work pool; the pool must exist; a pool used with an image must take one. A
+        server-side failure raises ``DeploymentApplyError`` with the server's detail.
+        """
+        return apply_deployment(self, work_pool_name=work_pool_name, image=image, api=api)
 
 
 class DeploymentImage:
@@ -115,7 +139,7 @@ def _print(line: str) -> None:
 
 
 def deploy(
-    *deployments: RunnerDeployment,
+    *deployments: Deployment,
     work_pool_name: str | None = None,
     image: str | DeploymentImage | None = None,
     build: bool = True,

@@ -1,7 +1,8 @@
-"""The public deployment model: Prefect's ``RunnerDeployment``, read from source, not imported.
+"""The deployment model: Prefect's ``RunnerDeployment`` fields, read from source, not imported.
 
-Field names and meanings follow ``prefect.deployments.runner.RunnerDeployment``. The
-model is frozen: ``apply()`` registers it and returns the id without changing it.
+Field names and meanings follow ``prefect.deployments.runner.RunnerDeployment``. This module
+is data and API bodies only; registering (``RunnerDeployment.apply()``, in ``publish``) is the
+orchestration's job, so the model never imports it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from flowdeploy import schedules as sched
 from flowdeploy.errors import ConfigError
 
 if TYPE_CHECKING:
-    from flowdeploy.api import PrefectApi
+    from typing_extensions import Self
 
 EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 TRIGGER_ONLY_KEYS = (
@@ -40,7 +41,7 @@ EVENT_TRIGGER_DEFAULTS: dict[str, Any] = {
 }
 
 
-class RunnerDeployment(BaseModel):
+class Deployment(BaseModel):
     """A deployment as ``prefect deploy`` registers it.
 
     ``schedules`` holds API schedule bodies (see ``flowdeploy.schedules.build_schedule``);
@@ -118,7 +119,7 @@ class RunnerDeployment(BaseModel):
         concurrency_limit: int | None = None,
         triggers: list[dict[str, Any]] | None = None,
         pull_steps: list[dict[str, Any]] | None = None,
-    ) -> RunnerDeployment:
+    ) -> Self:
         """Build a deployment for the flow at ``entrypoint``, read statically from source.
 
         As in Prefect, at most one of ``interval``, ``cron``, ``rrule``, ``schedule`` and
@@ -161,7 +162,7 @@ class RunnerDeployment(BaseModel):
         branch: str | None = None,
         project_dir: Path | str = ".",
         **kwargs: Any,
-    ) -> RunnerDeployment:
+    ) -> Self:
         """A deployment whose code a worker clones from git (Prefect's ``GitRepository``).
 
         The flow is read from ``project_dir``, a checkout of that repository; the
@@ -182,28 +183,9 @@ class RunnerDeployment(BaseModel):
             entrypoint, name, project_dir=project_dir, pull_steps=steps, **kwargs
         )
 
-    # -- registration -----------------------------------------------------------------
-
-    def apply(
-        self,
-        work_pool_name: str | None = None,
-        image: str | None = None,
-        *,
-        api: PrefectApi | None = None,
-    ) -> str:
-        """Register this deployment (create or update) and return its id.
-
-        Validates as Prefect does first: an image, a work queue or job variables need a
-        work pool; the pool must exist; a pool used with an image must take one. A
-        server-side failure raises ``DeploymentApplyError`` with the server's detail.
-        """
-        from flowdeploy.deploy import apply_deployment
-
-        return apply_deployment(self, work_pool_name=work_pool_name, image=image, api=api)
-
     # -- API bodies (pure) ---------------------------------------------------------------
 
-    def with_target(self, work_pool_name: str | None, image: str | None) -> RunnerDeployment:
+    def with_target(self, work_pool_name: str | None, image: str | None) -> Self:
         """This deployment with the pool and image ``apply`` was given."""
         update: dict[str, Any] = {}
         if work_pool_name:

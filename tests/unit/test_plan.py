@@ -5,7 +5,7 @@ from flowdeploy import schedules as sched
 from flowdeploy.errors import Location
 from flowdeploy.plan import Action, make_plan
 from flowdeploy.project import DeploymentSpec
-from flowdeploy.runner import RunnerDeployment
+from flowdeploy.runner import Deployment
 
 
 def spec(**fields: Any) -> DeploymentSpec:
@@ -19,13 +19,13 @@ def spec(**fields: Any) -> DeploymentSpec:
     }
     base.update(fields)
     return DeploymentSpec(
-        deployment=RunnerDeployment(**base),
+        deployment=Deployment(**base),
         where=Location("prefect.yaml", 3),
         flow_file=Path("f.py"),
     )
 
 
-def stored(dep: RunnerDeployment, **overrides: Any) -> dict[str, Any]:
+def stored(dep: Deployment, **overrides: Any) -> dict[str, Any]:
     """What a Prefect server returns for ``dep`` after creating it."""
     body = dep.create_body("flow-1")
     server = {

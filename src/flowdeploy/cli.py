@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Literal
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from flowdeploy import report
-from flowdeploy.api import PrefectApi
-from flowdeploy.deploy import (
-    ImageJob,
-    Results,
-    apply_plan,
-    pools_without_workers,
-    publish_images,
-    read_plan,
-)
-from flowdeploy.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigWarning, FlowdeployError
-from flowdeploy.plan import Action, Plan
-from flowdeploy.scope import Scope
-from flowdeploy.settings import Settings, load_settings
+from flowdeploy.action import error_annotations, mask_commands, raw_secrets, warning_annotations
+from flowdeploy.errors import ConfigWarning, FlowdeployError
+from flowdeploy.masking import redact
+from flowdeploy.plan import PlannedDeployment
+from flowdeploy.run import Command, Hooks, RunResult, run
+from flowdeploy.settings import load_settings
 
 
 def parser() -> argparse.ArgumentParser:
@@ -121,19 +115,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    err = Console(stderr=True, highlight=False)
     environ = dict(os.environ)
     github = environ.get("GITHUB_ACTIONS") == "true"
-    for secret in (
-        environ.get("PREFECT_API_KEY"),
-        environ.get("PREFECT_API_AUTH_STRING"),
-        environ.get("FLOWDEPLOY_REGISTRY_PASSWORD"),
-        args.registry_password,
-    ):
-        if secret and github:
-            # Registered before any other line, so the runner hides it everywhere after. On
-            # stderr (the runner reads commands there too) to keep --format json pure.
-            print(f"::add-mask::{secret}", file=sys.stderr, flush=True)
+    hooks = _CliHooks(Console(stderr=True, highlight=False), github, args.format)
+    # Registered before any other line, so the runner hides them everywhere after.
+    hooks.secrets(
+        raw_secrets(environ) + ((args.registry_password,) if args.registry_password else ())
+    )
+    command: Command = args.command
     try:
         settings = load_settings(
             environ,
@@ -151,172 +140,115 @@ def main(argv: Sequence[str] | None = None) -> int:
             registry_username=args.registry_username,
             registry_password=args.registry_password,
         )
-        with PrefectApi(settings.connection) as api:
-            reading = read_plan(settings, api)
-            projects, plan, scope = reading.projects, reading.plan, reading.scope
-            project_secrets = {s for p in projects for s in p.secrets}
-            if github:
-                for secret in project_secrets:
-                    print(f"::add-mask::{secret}", file=sys.stderr, flush=True)
-            secrets = (*settings.secrets, *project_secrets)
-            warnings = [w for p in projects for w in p.warnings]
-            for warning in warnings:
-                _warn(err, str(warning), github, warning.where)
-            for text in scope.warnings:
-                _warn(err, text, github)
-            for job in reading.images:
-                if job.problem and args.command == "plan":
-                    _warn(
-                        err,
-                        f"cannot tell whether image {job.reference} exists: {job.problem}",
-                        github,
-                    )
-            note = _note(scope, plan)
-            images = list(reading.images)
-            results = None
-            if args.command == "apply":
-                # The image first: no deployment may point at an image that failed.
-                images = _publish(images, settings, err, github, secrets)
-                results = _apply(plan, api, err, args.format, settings.prune)
-            if args.format == "json":
-                doc_scope = {
-                    "note": note,
-                    "base": scope.comparison.base if scope.comparison else None,
-                    "head": scope.comparison.head if scope.comparison else None,
-                    "rebuild_image": scope.rebuild_image,
-                }
-                all_warnings: list[ConfigWarning | str] = [*warnings, *scope.warnings]
-                document = report.plan_document(plan, results, all_warnings, doc_scope)
-                document["images"] = [_image_doc(j, results is not None) for j in images]
-                text = json.dumps(document, indent=2, default=str) + "\n"
-            elif args.format == "markdown":
-                text = report.render_markdown(plan, results, note) + "\n"
-            elif results is None:
-                text = report.render_plan_text(plan, note) + _image_lines(images, False)
-            else:
-                pools = {o.work_pool_name for o in results.outcomes if o.work_pool_name}
-                text = _image_lines(images, True) + report.render_results_text(
-                    results, settings.connection.ui_url, pools_without_workers(api, pools)
-                )
-            sys.stdout.write(redact(text, secrets))
-            return EXIT_FAILED if results and results.failed else EXIT_OK
     except FlowdeployError as exc:
-        _error(err, exc, github)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return EXIT_CONFIG
-
-
-def _publish(
-    images: list[ImageJob],
-    settings: Settings,
-    err: Console,
-    github: bool,
-    secrets: Sequence[str],
-) -> list[ImageJob]:
-    """Build and push, with the log folded in a group in GitHub Actions."""
-    if not any(j.to_publish for j in images):
-        return images
-
-    if github:
-        # The runner folds the build log; the lines stay plain so they can be searched.
-        print("::group::Docker image", file=sys.stderr, flush=True)
-        try:
-            return publish_images(images, settings, lambda line: _plain(line, secrets))
-        finally:
-            print("::endgroup::", file=sys.stderr, flush=True)
-    if not err.is_terminal:
-        return publish_images(images, settings, lambda line: _plain(line, secrets))
-    with err.status("Docker image") as status:
-
-        def show(line: str) -> None:
-            status.update(escape(redact(line, secrets))[:120])
-
-        return publish_images(images, settings, show)
-
-
-def _plain(line: str, secrets: Sequence[str]) -> None:
-    print(redact(line, secrets), file=sys.stderr, flush=True)
-
-
-def _image_state(job: ImageJob, applied: bool) -> str:
-    if job.spec is None:
-        return "given with --image (not built)"
-    if not job.used:
-        return "not needed: no planned deployment runs on it"
-    if job.digest:
-        return f"built and pushed ({job.digest})"
-    if job.exists:
-        return "already in the registry: not built or pushed"
-    if job.problem:
-        return f"unknown ({job.problem})"
-    return "not built" if applied else "not in the registry: apply builds and pushes it"
-
-
-def _image_doc(job: ImageJob, applied: bool) -> dict[str, object]:
-    return {
-        "reference": job.reference,
-        "used": job.used,
-        "exists": job.exists,
-        "built": job.digest is not None,
-        "digest": job.digest,
-        "problem": job.problem,
-        "state": _image_state(job, applied),
-    }
-
-
-def _image_lines(images: Sequence[ImageJob], applied: bool) -> str:
-    return "".join(f"Image {j.reference}: {_image_state(j, applied)}\n" for j in images)
-
-
-def _note(scope: Scope, plan: Plan) -> str:
-    if scope.comparison is None or scope.comparison.base is None:
-        return scope.note
-    affected = len([i for i in plan.items if i.action is not Action.ORPHANED])
-    return f"{scope.note}: {affected} affected deployment{'s' if affected != 1 else ''}"
-
-
-def _apply(plan: Plan, api: PrefectApi, err: Console, fmt: str, prune: bool) -> Results:
-    writes = len(plan.writes)
-    if not writes or fmt != "text" or not err.is_terminal:
-        return apply_plan(plan, api, prune=prune)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("Applying deployments", total=len(plan.items))
-        return apply_plan(plan, api, progress=lambda _: progress.advance(task), prune=prune)
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """No secret in any output: block values and credentials become ***."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
-def _warn(err: Console, message: str, github: bool, where: object = None) -> None:
-    if github:
-        loc = getattr(where, "path", None), getattr(where, "line", None)
-        props = f" file={loc[0]},line={loc[1]}" if loc[0] and loc[1] else ""
-        print(f"::warning{props}::{message}", file=sys.stderr)
+        result = RunResult(command=command, errors=(exc,))
     else:
-        err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        try:
+            result = run(settings, command, hooks)
+        except KeyboardInterrupt:
+            return 130
+    return _render(result, args.format, hooks)
 
 
-def _error(err: Console, exc: FlowdeployError, github: bool) -> None:
-    errors = getattr(exc, "errors", [exc])
-    for one in errors:
-        if github:
-            where = one.where
-            props = f" file={where.path},line={where.line}" if where and where.line else ""
-            text = one.render().replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            print(f"::error{props}::{text}", file=sys.stderr)
+def _render(result: RunResult, fmt: str, hooks: _CliHooks) -> int:
+    """stdout gets the chosen format only; warnings and errors go to stderr."""
+    secrets = (*result.secrets, *hooks.known)
+    hooks.secrets(result.secrets)
+    for warning in result.warnings:
+        hooks.warn(warning, secrets)
+    for line in _error_lines(result, hooks.github):
+        print(redact(line, secrets), file=sys.stderr, flush=True)
+    if fmt == "json":
+        text = report.run_json(result)
+    elif fmt == "markdown":
+        text = report.run_markdown(result)
+    else:
+        text = report.run_text(result)
+    sys.stdout.write(redact(text, secrets))
+    sys.stdout.flush()
+    return result.exit_code
+
+
+def _error_lines(result: RunResult, github: bool) -> list[str]:
+    if github:
+        return error_annotations(result.errors)
+    return [f"error: {e.render()}" for e in report.flat_errors(result.errors)]
+
+
+class _CliHooks(Hooks):
+    """A rich status line and progress bar on a terminal; plain lines elsewhere; workflow
+    commands (masks, groups) in GitHub Actions, on stderr so that stdout stays the format."""
+
+    def __init__(self, err: Console, github: bool, fmt: str) -> None:
+        self.err = err
+        self.github = github
+        self.fmt = fmt
+        self.known: list[str] = []
+        self._show: Callable[[str], None] | None = None
+        self._advance: Callable[[], None] | None = None
+
+    def secrets(self, values: Sequence[str]) -> None:
+        fresh = [v for v in values if v and v not in self.known]
+        self.known += fresh
+        if self.github:
+            for line in mask_commands(fresh):
+                print(line, file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def stage(self, name: Literal["image", "apply"], total: int) -> Iterator[None]:
+        if name == "image":
+            if self.github:
+                # The runner folds the build log; the lines stay plain so they can be searched.
+                print("::group::Docker image", file=sys.stderr, flush=True)
+                try:
+                    yield
+                finally:
+                    print("::endgroup::", file=sys.stderr, flush=True)
+            elif self.err.is_terminal:
+                with self.err.status("Docker image") as status:
+                    self._show = lambda line: status.update(escape(line)[:120])
+                    try:
+                        yield
+                    finally:
+                        self._show = None
+            else:
+                yield
+            return
+        if not total or self.fmt != "text" or not self.err.is_terminal:
+            yield
+            return
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=self.err,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("Applying deployments", total=total)
+            self._advance = lambda: progress.advance(task)
+            try:
+                yield
+            finally:
+                self._advance = None
+
+    def log(self, line: str) -> None:
+        line = redact(line, self.known)
+        if self._show is not None:
+            self._show(line)
         else:
-            err.print(f"error: {one.render()}", markup=False, highlight=False, soft_wrap=True)
+            print(line, file=sys.stderr, flush=True)
+
+    def advance(self, item: PlannedDeployment) -> None:
+        if self._advance is not None:
+            self._advance()
+
+    def warn(self, warning: ConfigWarning, secrets: Sequence[str]) -> None:
+        if self.github:
+            line = warning_annotations([warning])[0]
+            print(redact(line, secrets), file=sys.stderr, flush=True)
+        else:
+            text = escape(redact(str(warning), secrets))
+            self.err.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

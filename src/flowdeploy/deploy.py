@@ -4,7 +4,9 @@ passed in, so every stage before the writes can run without side effects."""
 from __future__ import annotations
 
 import enum
+import tempfile
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -12,8 +14,14 @@ from pydantic import BaseModel, ConfigDict
 from flowdeploy import templating as tpl
 from flowdeploy.api import PrefectApi
 from flowdeploy.changes import Entry
-from flowdeploy.errors import ApiError, ConfigError, ConfigErrors, DeploymentApplyError
-from flowdeploy.git import checkout, inferred_version, repo_root
+from flowdeploy.errors import (
+    ApiError,
+    ConfigError,
+    ConfigErrors,
+    DeploymentApplyError,
+    FlowdeployError,
+)
+from flowdeploy.git import checkout, export_tree, inferred_version, repo_root
 from flowdeploy.image import (
     Engine,
     ImageError,
@@ -24,8 +32,8 @@ from flowdeploy.image import (
     parse_reference,
 )
 from flowdeploy.imageplan import build_steps, image_spec
-from flowdeploy.plan import Action, Plan, PlannedDeployment, make_plan
-from flowdeploy.project import DeploymentSpec, Project, load_project
+from flowdeploy.plan import Action, Plan, PlannedDeployment, compare_specs, make_plan
+from flowdeploy.project import DeploymentSpec, Lookups, Project, load_project
 from flowdeploy.runner import Deployment
 from flowdeploy.scope import ProjectScope, Scope, find_scope
 from flowdeploy.settings import Settings, connection_from_env
@@ -52,6 +60,16 @@ class ServerLookups:
             found = self.api.read_block_document(type_slug, name)
             self._blocks[key] = None if found is None else dict(found.get("data") or {})
         return self._blocks[key]
+
+
+class OfflineLookups:
+    """A plan without a server: each variable and block stays as its placeholder text."""
+
+    def variable(self, name: str) -> Any:
+        return "{{ prefect.variables." + name + " }}"
+
+    def block(self, type_slug: str, name: str) -> str:
+        return "{{ prefect.blocks." + type_slug + "." + name + " }}"
 
 
 class PoolCache:
@@ -224,6 +242,96 @@ def read_plan(settings: Settings, api: PrefectApi) -> Reading:
     return Reading(projects=tuple(projects), plan=plan, scope=scope, images=tuple(jobs))
 
 
+def read_offline(settings: Settings) -> Reading:
+    """What a plan can know without a Prefect server (a fork's pull request has no secrets):
+    the affected deployments at the head against the same deployments at the base commit.
+
+    Variables and blocks stay placeholders, and work pools are not checked.
+    """
+    scope = find_scope(settings, lambda entry: entry.builds_image)
+    lookups = OfflineLookups()
+    projects: list[Project] = []
+    jobs: list[ImageJob] = []
+    specs: list[DeploymentSpec] = []
+    reasons: dict[str, tuple[str, ...]] = {}
+    removed: dict[str, str] = {}
+    references: dict[Path, str | None] = {}
+    for part in scope.projects:
+        build = _image_spec(settings, part)
+        reference = references[part.prefect_file] = settings.image or (
+            build.reference if build else None
+        )
+        project = _load(settings, part, lookups, reference)
+        projects.append(project)
+        if reference:
+            used = any(s.uses_image for s in project.specs)
+            jobs.append(ImageJob(reference=reference, spec=build, used=used))
+        for spec in project.specs:
+            image = reference if spec.uses_image else None
+            target = spec.deployment.with_target(None, image)
+            specs.append(spec.model_copy(update={"deployment": target}))
+            reasons[target.full_name] = part.reasons.get(spec.index or 0, ())
+        removed.update(part.removed)
+    _check_unique(specs)
+    warnings = list(scope.warnings)
+    base = scope.comparison.base if scope.comparison else None
+    if base is None:
+        warnings.append(
+            "no base commit to compare with and no Prefect server: every deployment is shown "
+            "as a create"
+        )
+        before: list[DeploymentSpec] = []
+    else:
+        before = _specs_at(settings, base, references, lookups, warnings)
+    plan = compare_specs(specs, before, reasons=reasons, removed=removed)
+    scope = scope.model_copy(update={"warnings": tuple(warnings)})
+    jobs = [_check_image(job, settings) for job in jobs]
+    return Reading(projects=tuple(projects), plan=plan, scope=scope, images=tuple(jobs))
+
+
+def _specs_at(
+    settings: Settings,
+    rev: str,
+    references: dict[Path, str | None],
+    lookups: OfflineLookups,
+    warnings: list[str],
+) -> list[DeploymentSpec]:
+    """The deployments each project had at ``rev``, resolved as the head's are (same image
+    reference and commit version, so only what the files say can differ)."""
+    found: list[DeploymentSpec] = []
+    for file, reference in references.items():
+        repo = repo_root(file.parent)
+        if repo is None:
+            continue
+        with tempfile.TemporaryDirectory(prefix="flowdeploy-base-") as tmp:
+            root = Path(tmp)
+            try:
+                export_tree(repo, rev, root)
+                at_base = root / file.resolve().relative_to(repo.resolve())
+                if not at_base.is_file():
+                    continue
+                project = load_project(
+                    at_base,
+                    repo_root=root,
+                    lookups=lookups,
+                    environ=settings.environ,
+                    names=settings.names,
+                    image=reference,
+                    inferred_version=inferred_version(file.parent, settings.environ),
+                )
+            except FlowdeployError as exc:
+                warnings.append(
+                    f"{display_path(file)} could not be read at the base commit {rev[:12]} "
+                    f"({exc.what}): its deployments are shown as creates"
+                )
+                continue
+        for spec in project.specs:
+            image = reference if spec.uses_image else None
+            target = spec.deployment.with_target(None, image)
+            found.append(spec.model_copy(update={"deployment": target}))
+    return found
+
+
 def _image_spec(settings: Settings, part: ProjectScope) -> ImageSpec | None:
     if settings.image:
         return None
@@ -305,9 +413,7 @@ def publish_images(
     return done
 
 
-def _load(
-    settings: Settings, part: ProjectScope, lookups: ServerLookups, image: str | None
-) -> Project:
+def _load(settings: Settings, part: ProjectScope, lookups: Lookups, image: str | None) -> Project:
     file = part.prefect_file
     return load_project(
         file,

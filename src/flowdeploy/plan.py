@@ -222,6 +222,37 @@ def make_plan(
     return Plan(items=tuple(items))
 
 
+def compare_specs(
+    specs: Iterable[DeploymentSpec],
+    base: Iterable[DeploymentSpec],
+    *,
+    reasons: Mapping[str, tuple[str, ...]] | None = None,
+    removed: Mapping[str, str] | None = None,
+) -> Plan:
+    """A plan without a server: the deployments at the head against those at the base
+    commit, as both would be registered. What the server holds is not known, so a
+    deployment that never reached it shows as unchanged when its entry did not change."""
+    before = {s.deployment.full_name: s for s in base}
+    items: list[PlannedDeployment] = []
+    for spec in specs:
+        full = spec.deployment.full_name
+        why = (reasons or {}).get(full, ())
+        old = before.get(full)
+        if old is None:
+            items.append(PlannedDeployment(name=full, action=Action.CREATE, spec=spec, reasons=why))
+            continue
+        have = desired_view(old.deployment)
+        have["triggers"] = sorted(have["triggers"], key=repr)
+        changes = diff(desired_view(spec.deployment), have)
+        action = Action.UPDATE if changes else Action.UNCHANGED
+        items.append(
+            PlannedDeployment(name=full, action=action, changes=changes, reasons=why, spec=spec)
+        )
+    for full, reason in sorted((removed or {}).items()):
+        items.append(PlannedDeployment(name=full, action=Action.ORPHANED, reasons=(reason,)))
+    return Plan(items=tuple(items))
+
+
 def _options(options: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not options:
         return None

@@ -72,8 +72,9 @@ class Lookups(Protocol):
     def variable(self, name: str) -> Any:
         """The variable's value, or ``templating.MISSING``."""
 
-    def block(self, type_slug: str, name: str) -> dict[str, Any] | None:
-        """The block document's data, or None."""
+    def block(self, type_slug: str, name: str) -> dict[str, Any] | str | None:
+        """The block document's data, None when there is none, or a text that stands for
+        any value of it (a plan without a server cannot read blocks)."""
 
 
 class DeploymentSpec(BaseModel):
@@ -576,6 +577,8 @@ class _Loader:
         data = self.lookups.block(parts[0], parts[1])
         if data is None:
             return tpl.MISSING
+        if isinstance(data, str):
+            return data
         value = tpl.block_value(data, parts[2])
         self.secrets.update(_strings(value))
         return value

@@ -1,4 +1,5 @@
-"""Plan / Results -> text, JSON and Markdown (pure: every function returns a string)."""
+"""RunResult / Plan / Results -> text, JSON and Markdown (pure: every function returns a
+string; the caller redacts and writes it)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from flowdeploy.deploy import Outcome, Results, Status
-from flowdeploy.errors import ConfigWarning
+from flowdeploy.deploy import ImageJob, Outcome, Results, Status
+from flowdeploy.errors import ConfigWarning, FlowdeployError
 from flowdeploy.plan import Action, Plan, PlannedDeployment
+from flowdeploy.run import RunResult
 
 STYLE = {
     "create": "green",
@@ -165,3 +167,99 @@ def render_markdown(plan: Plan, results: Results | None = None, note: str = "") 
 
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+# -- a whole run ---------------------------------------------------------------------------
+
+
+def run_text(result: RunResult) -> str:
+    """stdout of ``--format text``: the plan, or what apply did (errors go to stderr)."""
+    if result.plan is None:
+        return ""
+    if result.results is None:
+        return render_plan_text(result.plan, result.note) + image_lines(result.images, False)
+    return image_lines(result.images, True) + render_results_text(
+        result.results, result.ui_url, result.push_pools
+    )
+
+
+def run_markdown(result: RunResult) -> str:
+    if result.plan is None:
+        return (
+            "### flowdeploy\n\n"
+            + "\n".join(f"- {_md_escape(e.render())}" for e in flat_errors(result.errors))
+            + "\n"
+        )
+    return render_markdown(result.plan, result.results, result.note) + "\n"
+
+
+def run_document(result: RunResult) -> dict[str, Any]:
+    """The ``--format json`` document: the same keys whether the run succeeded or not, so a
+    step that parses it never gets empty stdout."""
+    plan = result.plan or Plan(items=())
+    scope = result.scope
+    doc_scope = {
+        "note": result.note,
+        "base": scope.comparison.base if scope and scope.comparison else None,
+        "head": scope.comparison.head if scope and scope.comparison else None,
+        "rebuild_image": scope.rebuild_image if scope else None,
+        "offline": result.offline,
+    }
+    document = plan_document(plan, result.results, result.warnings, doc_scope)
+    document["images"] = [image_document(j, result.applied) for j in result.images]
+    document["errors"] = [error_document(e) for e in flat_errors(result.errors)]
+    document["exit_code"] = result.exit_code
+    return document
+
+
+def run_json(result: RunResult) -> str:
+    return json.dumps(run_document(result), indent=2, default=str) + "\n"
+
+
+def flat_errors(errors: Sequence[FlowdeployError]) -> list[FlowdeployError]:
+    """Several errors found in one pass are reported one by one."""
+    out: list[FlowdeployError] = []
+    for error in errors:
+        out += getattr(error, "errors", None) or [error]
+    return out
+
+
+def error_document(error: FlowdeployError) -> dict[str, Any]:
+    where = error.where
+    return {
+        "message": error.what,
+        "why": error.why,
+        "fix": error.fix,
+        "file": str(where.path) if where else None,
+        "line": where.line if where else None,
+    }
+
+
+def image_state(job: ImageJob, applied: bool) -> str:
+    if job.spec is None:
+        return "given with --image (not built)"
+    if not job.used:
+        return "not needed: no planned deployment runs on it"
+    if job.digest:
+        return f"built and pushed ({job.digest})"
+    if job.exists:
+        return "already in the registry: not built or pushed"
+    if job.problem:
+        return f"unknown ({job.problem})"
+    return "not built" if applied else "not in the registry: apply builds and pushes it"
+
+
+def image_document(job: ImageJob, applied: bool) -> dict[str, object]:
+    return {
+        "reference": job.reference,
+        "used": job.used,
+        "exists": job.exists,
+        "built": job.digest is not None,
+        "digest": job.digest,
+        "problem": job.problem,
+        "state": image_state(job, applied),
+    }
+
+
+def image_lines(images: Sequence[ImageJob], applied: bool) -> str:
+    return "".join(f"Image {j.reference}: {image_state(j, applied)}\n" for j in images)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from flowdeploy import github
 from flowdeploy.api import Connection
 from flowdeploy.errors import ConfigError
+from flowdeploy.masking import strip_userinfo, url_secrets
 
 
 class Settings(BaseModel):
@@ -36,38 +37,53 @@ class Settings(BaseModel):
     """What to compare (--base/--head or the GitHub event); None: every deployment."""
     workflow: str | None = None
     """Repository path of the GitHub workflow file running flowdeploy."""
-    api_url: str
+    api_url: str | None = None
+    """None: not configured; ``connection`` says so when a server is needed."""
     api_key: str | None = None
     auth_string: str | None = None
     environ: dict[str, str] = {}
 
     @property
     def connection(self) -> Connection:
+        if not self.api_url:
+            raise _no_api_url()
         return Connection(self.api_url, self.api_key, self.auth_string)
 
     @property
     def secrets(self) -> tuple[str, ...]:
         password = self.registry_password.get_secret_value() if self.registry_password else None
-        return tuple(s for s in (self.api_key, self.auth_string, password) if s)
+        given = tuple(s for s in (self.api_key, self.auth_string, password) if s)
+        return given + url_secrets(self.api_url)
+
+
+def _no_api_url() -> ConfigError:
+    return ConfigError(
+        "PREFECT_API_URL is not set",
+        why="flowdeploy needs the Prefect API to read and register deployments",
+        fix="export PREFECT_API_URL=http://127.0.0.1:4200/api (self-hosted) or your "
+        "Prefect Cloud workspace URL, with PREFECT_API_KEY",
+    )
 
 
 def connection_from_env(environ: Mapping[str, str]) -> Connection:
-    url = environ.get("PREFECT_API_URL", "").strip()
-    if not url:
-        raise ConfigError(
-            "PREFECT_API_URL is not set",
-            why="flowdeploy needs the Prefect API to read and register deployments",
-            fix="export PREFECT_API_URL=http://127.0.0.1:4200/api (self-hosted) or your "
-            "Prefect Cloud workspace URL, with PREFECT_API_KEY",
-        )
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(
-            f"PREFECT_API_URL {url!r} is not an http(s) URL",
-            fix="use e.g. http://127.0.0.1:4200/api",
-        )
+    url = _api_url(environ)
+    if url is None:
+        raise _no_api_url()
     return Connection(
         url, environ.get("PREFECT_API_KEY") or None, environ.get("PREFECT_API_AUTH_STRING") or None
     )
+
+
+def _api_url(environ: Mapping[str, str]) -> str | None:
+    url = environ.get("PREFECT_API_URL", "").strip()
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"PREFECT_API_URL {strip_userinfo(url)!r} is not an http(s) URL",
+            fix="use e.g. http://127.0.0.1:4200/api",
+        )
+    return url
 
 
 def prefect_files(project_dir: str | None, prefect_file: str | None) -> tuple[Path, ...]:
@@ -143,7 +159,6 @@ def load_settings(
             fix="drop one of them",
         )
     files = prefect_files(project_dir, prefect_file)
-    connection = connection_from_env(environ)
     event_name = environ.get("GITHUB_EVENT_NAME") or None
     event: dict[str, Any] | None = None
     if event_name and not base and not all_ and environ.get("GITHUB_EVENT_PATH"):
@@ -171,8 +186,8 @@ def load_settings(
         prune=prune,
         range=request,
         workflow=_workflow_path(environ),
-        api_url=connection.api_url,
-        api_key=connection.api_key,
-        auth_string=connection.auth_string,
+        api_url=_api_url(environ),
+        api_key=environ.get("PREFECT_API_KEY") or None,
+        auth_string=environ.get("PREFECT_API_AUTH_STRING") or None,
         environ=dict(environ),
     )

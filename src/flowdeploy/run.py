@@ -1,0 +1,169 @@
+"""One run: Settings -> RunResult (scope, plan, images, results, warnings, errors).
+
+Reads and writes through the api, image and git modules only, and renders nothing: the CLI
+and the action choose renderers (``report``, ``summary``) and where their text goes. A
+failure does not escape as an exception; it is part of the result, so every renderer can
+say what happened, including what was written before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from flowdeploy.api import PrefectApi
+from flowdeploy.deploy import (
+    ImageJob,
+    Reading,
+    Results,
+    apply_plan,
+    pools_without_workers,
+    publish_images,
+    read_offline,
+    read_plan,
+)
+from flowdeploy.errors import EXIT_FAILED, EXIT_OK, ConfigWarning, FlowdeployError
+from flowdeploy.plan import Action, Plan, PlannedDeployment
+from flowdeploy.project import Project
+from flowdeploy.scope import Scope
+from flowdeploy.settings import Settings
+
+Command = Literal["plan", "apply"]
+
+
+class Hooks:
+    """Where a run reports while it goes; the default reports nothing."""
+
+    def secrets(self, values: Sequence[str]) -> None:
+        """Values no output may show, as soon as they are known (before any line that
+        could carry them)."""
+
+    @contextlib.contextmanager
+    def stage(self, name: Literal["image", "apply"], total: int) -> Iterator[None]:
+        """Around building the image and around the writes (``total`` steps)."""
+        yield
+
+    def log(self, line: str) -> None:
+        """A line of the image build or push."""
+
+    def advance(self, item: PlannedDeployment) -> None:
+        """One deployment of the plan was applied (or left alone)."""
+
+
+class RunResult(BaseModel):
+    """Everything a renderer needs to tell what a run did."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    command: Command
+    settings: Settings | None = None
+    offline: bool = False
+    """Planned without a Prefect server (head against base commit)."""
+    scope: Scope | None = None
+    projects: tuple[Project, ...] = ()
+    plan: Plan | None = None
+    images: tuple[ImageJob, ...] = ()
+    results: Results | None = None
+    warnings: tuple[ConfigWarning, ...] = ()
+    errors: tuple[FlowdeployError, ...] = ()
+    secrets: tuple[str, ...] = ()
+    push_pools: frozenset[str] = frozenset()
+    """Pools whose flows Prefect runs itself (no worker to suggest)."""
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:
+            return max(e.exit_code for e in self.errors)
+        if self.results is not None and self.results.failed:
+            return EXIT_FAILED
+        return EXIT_OK
+
+    @property
+    def applied(self) -> bool:
+        return self.results is not None
+
+    @property
+    def ui_url(self) -> str | None:
+        if self.settings is None or self.offline or not self.settings.api_url:
+            return None
+        return self.settings.connection.ui_url
+
+    @property
+    def note(self) -> str:
+        """What was compared, and how many deployments it affected."""
+        scope, plan = self.scope, self.plan
+        if scope is None:
+            return ""
+        if scope.comparison is None or scope.comparison.base is None or plan is None:
+            return scope.note
+        affected = len([i for i in plan.items if i.action is not Action.ORPHANED])
+        return f"{scope.note}: {affected} affected deployment{'s' if affected != 1 else ''}"
+
+    @property
+    def changes(self) -> int:
+        """How many deployments the plan would create, update or delete."""
+        if self.plan is None:
+            return 0
+        return len([i for i in self.plan.items if i.action is not Action.UNCHANGED])
+
+
+def run(
+    settings: Settings, command: Command, hooks: Hooks | None = None, *, offline: bool = False
+) -> RunResult:
+    """Plan (and with ``apply``, publish the image and write the plan). ``offline`` plans
+    without a Prefect server, by comparing the head with the base commit; it never writes."""
+    hooks = hooks or Hooks()
+    result = RunResult(
+        command=command, settings=settings, offline=offline, secrets=settings.secrets
+    )
+    hooks.secrets(settings.secrets)
+    try:
+        if offline:
+            return _finish(result, read_offline(settings), hooks)
+        with PrefectApi(settings.connection) as api:
+            reading = read_plan(settings, api)
+            result = _finish(result, reading, hooks)
+            if command == "plan":
+                return result
+            images = list(reading.images)
+            # The image first: no deployment may point at an image that failed.
+            if any(j.to_publish for j in images):
+                with hooks.stage("image", len(images)):
+                    images = publish_images(images, settings, hooks.log)
+                result = result.model_copy(update={"images": tuple(images)})
+            plan = reading.plan
+            total = len(plan.items) if plan.writes or settings.prune else 0
+            with hooks.stage("apply", total):
+                results = apply_plan(plan, api, progress=hooks.advance, prune=settings.prune)
+            pools = {o.work_pool_name for o in results.outcomes if o.work_pool_name}
+            return result.model_copy(
+                update={"results": results, "push_pools": pools_without_workers(api, pools)}
+            )
+    except FlowdeployError as exc:
+        return result.model_copy(update={"errors": (exc,)})
+
+
+def _finish(result: RunResult, reading: Reading, hooks: Hooks) -> RunResult:
+    secrets = tuple(s for p in reading.projects for s in sorted(p.secrets))
+    hooks.secrets(secrets)
+    warnings = [w for p in reading.projects for w in p.warnings]
+    warnings += [ConfigWarning(text) for text in reading.scope.warnings]
+    if result.command == "plan":
+        warnings += [
+            ConfigWarning(f"cannot tell whether image {job.reference} exists: {job.problem}")
+            for job in reading.images
+            if job.problem
+        ]
+    return result.model_copy(
+        update={
+            "scope": reading.scope,
+            "projects": reading.projects,
+            "plan": reading.plan,
+            "images": reading.images,
+            "warnings": tuple(warnings),
+            "secrets": (*result.secrets, *secrets),
+        }
+    )

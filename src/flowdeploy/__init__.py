@@ -15,8 +15,25 @@ The public API mirrors Prefect's ``prefect.deployments.runner``::
 
 from __future__ import annotations
 
-from flowdeploy.errors import DeploymentApplyError
-from flowdeploy.publish import DeploymentImage, RunnerDeployment, deploy
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flowdeploy.errors import DeploymentApplyError
+    from flowdeploy.publish import DeploymentImage, RunnerDeployment, deploy
 
 __all__ = ["DeploymentApplyError", "DeploymentImage", "RunnerDeployment", "deploy"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the CLI and the engine's modules import the package, and must
+    # not pay for (or depend on) the public API's orchestration.
+    if name == "DeploymentApplyError":
+        from flowdeploy.errors import DeploymentApplyError
+
+        return DeploymentApplyError
+    if name in ("DeploymentImage", "RunnerDeployment", "deploy"):
+        from flowdeploy import publish
+
+        return getattr(publish, name)
+    raise AttributeError(f"module 'flowdeploy' has no attribute {name!r}")

@@ -263,7 +263,7 @@ def _next_steps(result: RunResult, context: SummaryContext) -> list[str]:
 
 
 def job_summary(result: RunResult, context: SummaryContext) -> str:
-    title = "flowdeploy " + ("apply" if result.applied else "plan")
+    title = f"flowdeploy {result.command}"
     lines = [*_header(result, context, title), *_body(result), *_next_steps(result, context)]
     text = "\n".join(lines).rstrip() + "\n"
     if len(text) > SUMMARY_LIMIT:

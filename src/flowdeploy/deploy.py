@@ -325,11 +325,28 @@ def _specs_at(
                     f"({exc.what}): its deployments are shown as creates"
                 )
                 continue
-        for spec in project.specs:
-            image = reference if spec.uses_image else None
-            target = spec.deployment.with_target(None, image)
-            found.append(spec.model_copy(update={"deployment": target}))
+            for spec in project.specs:
+                image = reference if spec.uses_image else None
+                target = _relocated(spec.deployment.with_target(None, image), root, repo)
+                found.append(spec.model_copy(update={"deployment": target}))
     return found
+
+
+def _relocated(dep: Deployment, tree: Path, repo: Path) -> Deployment:
+    """The deployment as if its files were at ``repo``: Prefect's default pull step names
+    the absolute project directory, which for the base commit is a temporary tree."""
+    old, new = str(tree.resolve()), str(repo.resolve())
+
+    def move(value: Any) -> Any:
+        if isinstance(value, str):
+            return new + value[len(old) :] if value == old or value.startswith(old + "/") else value
+        if isinstance(value, list):
+            return [move(v) for v in value]
+        if isinstance(value, dict):
+            return {k: move(v) for k, v in value.items()}
+        return value
+
+    return dep.model_copy(update={"pull_steps": move(dep.pull_steps), "path": move(dep.path)})
 
 
 def _image_spec(settings: Settings, part: ProjectScope) -> ImageSpec | None:

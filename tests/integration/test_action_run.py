@@ -18,8 +18,8 @@ from support.github_api import FakeGitHub
 from support.proxy import RecordingProxy
 from support.server import create_work_pool
 from support.workflow import (
-    REPOSITORY,
     FLOW,
+    REPOSITORY,
     Origin,
     Run,
     initial_files,

@@ -15,7 +15,10 @@ from typing import Any
 from support.gitrepo import run_git
 
 REPOSITORY = "org/flows"
-FLOW = 'from prefect import flow\n\n\n@flow\ndef {name}(n: int = 1) -> int:\n    """{doc}"""\n    return n\n'
+FLOW = (
+    "from prefect import flow\n\n\n@flow\n"
+    'def {name}(n: int = 1) -> int:\n    """{doc}"""\n    return n\n'
+)
 
 PREFECT_YAML = """\
 build:

@@ -156,6 +156,9 @@ def field_diffs(item: PlannedDeployment) -> list[str]:
     ]
     for field, change in item.changes.items():
         for path, old, new in value_changes(change.old, change.new, path=field):
+            if path == "…":  # the rest, counted
+                rows.append(f"| … | | {cell(str(new))} |")
+                continue
             before = "—" if old is MISSING else code(short_value(old))
             after = "—" if new is MISSING else code(short_value(new))
             rows.append(f"| {code(path)} | {before} | {after} |")

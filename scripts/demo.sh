@@ -29,3 +29,15 @@ echo; echo "\$ flowdeploy apply --project-dir examples --all"
 echo; echo "\$ flowdeploy plan --project-dir examples --format json   # again: nothing to do"
 "$VENV/flowdeploy" plan --project-dir examples --format json | "$VENV/python" -c \
   'import json,sys; d=json.load(sys.stdin); print(d["summary"])'
+
+# The same, as the GitHub Action runs it: inputs and the run described in INPUT_* / GITHUB_*,
+# the job summary and the step outputs written to the files the runner would read.
+echo; echo "\$ flowdeploy-action   # mode: plan, as on a workflow_dispatch; the job summary:"
+echo '{}' >"$WORK/event.json"
+: >"$WORK/summary.md"; : >"$WORK/outputs"
+env GITHUB_ACTIONS=true GITHUB_EVENT_NAME=workflow_dispatch GITHUB_EVENT_PATH="$WORK/event.json" \
+    GITHUB_WORKSPACE="$PWD" GITHUB_STEP_SUMMARY="$WORK/summary.md" GITHUB_OUTPUT="$WORK/outputs" \
+    GITHUB_SHA="$(git rev-parse HEAD 2>/dev/null || echo 0000000)" GITHUB_REPOSITORY=org/flows \
+    INPUT_MODE=plan INPUT_PROJECT-DIR=examples "INPUT_PREFECT-API-URL=$PREFECT_API_URL" \
+    "$VENV/flowdeploy-action" >/dev/null
+cat "$WORK/summary.md"

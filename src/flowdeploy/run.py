@@ -25,7 +25,7 @@ from flowdeploy.deploy import (
     read_offline,
     read_plan,
 )
-from flowdeploy.errors import EXIT_FAILED, EXIT_OK, ConfigWarning, FlowdeployError
+from flowdeploy.errors import EXIT_FAILED, EXIT_OK, ConfigError, ConfigWarning, FlowdeployError
 from flowdeploy.plan import Action, Plan, PlannedDeployment
 from flowdeploy.project import Project
 from flowdeploy.scope import Scope
@@ -120,6 +120,15 @@ def run(
         command=command, settings=settings, offline=offline, secrets=settings.secrets
     )
     hooks.secrets(settings.secrets)
+    if command == "apply" and settings.range is not None and settings.range.kind == "pull-request":
+        refused = ConfigError(
+            "apply refuses to run for a pull request",
+            why="a pull request shows what a merge would change; writing to Prefect or "
+            "pushing an image from unmerged (possibly a fork's) code is what it must not do",
+            fix="use plan (the action's 'mode: auto' plans on pull requests), or pass --base "
+            "to compare commits explicitly",
+        )
+        return result.model_copy(update={"errors": (refused,)})
     try:
         if offline:
             return _finish(result, read_offline(settings), hooks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 from pathlib import Path
 
@@ -169,3 +170,29 @@ def test_action_yml_declares_every_input_the_code_reads() -> None:
     for name, item in spec["inputs"].items():
         assert item.get("description"), name
         assert "default" in item, name
+
+
+def test_apply_is_refused_for_a_pull_request(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps(
+            {"number": 3, "pull_request": {"base": {"sha": "a" * 40}, "head": {"sha": "b" * 40}}}
+        )
+    )
+    out = io.StringIO()
+    env = {
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "INPUT_MODE": "apply",
+        "INPUT_PREFECT-API-URL": "http://127.0.0.1:9/api",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    cwd = Path.cwd()
+    try:
+        code = run_action(env, out)
+    finally:
+        os.chdir(cwd)
+    assert code == 2
+    assert "apply refuses to run for a pull request" in out.getvalue()
+    assert "mode: auto" in (tmp_path / "summary.md").read_text()

@@ -33,13 +33,15 @@ fi
 # The tests build real git repositories.
 command -v git >/dev/null 2>&1 || apt_install git ca-certificates
 # ... and start a real Docker engine and registry (tests/support/docker.py): dockerd (with its
-# containerd and runc), the distribution registry, htpasswd -B for its auth, and a static busybox
-# that test images copy in to run `RUN` steps without pulling a base image.
+# containerd and runc), the distribution registry, htpasswd -B for its auth, a static busybox
+# that test images copy in to run `RUN` steps without pulling a base image, and debootstrap to
+# make the Debian base with Python that the action image is built on (tests/support/actionimage.py).
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 [ -x /bin/busybox ] || missing+=(busybox-static)
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
 fi

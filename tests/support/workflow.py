@@ -193,25 +193,30 @@ class Run:
         return env
 
     def outputs(self) -> dict[str, str]:
-        """The GITHUB_OUTPUT file parsed as the runner parses it."""
-        found: dict[str, str] = {}
-        lines = self.output_path.read_text().split("\n")
-        i = 0
-        while i < len(lines):
-            line = lines[i]
-            if "<<" in line:
-                name, delim = line.split("<<", 1)
-                value = []
-                i += 1
-                while lines[i] != delim:
-                    value.append(lines[i])
-                    i += 1
-                found[name] = "\n".join(value)
-            elif "=" in line:
-                name, value_text = line.split("=", 1)
-                found[name] = value_text
-            i += 1
-        return found
+        return parse_outputs(self.output_path.read_text())
 
     def summary(self) -> str:
         return self.summary_path.read_text()
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """A GITHUB_OUTPUT file read as the runner reads it (``name=value`` lines and
+    ``name<<DELIM`` heredocs)."""
+    found: dict[str, str] = {}
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if "<<" in line:
+            name, delim = line.split("<<", 1)
+            value = []
+            i += 1
+            while lines[i] != delim:
+                value.append(lines[i])
+                i += 1
+            found[name] = "\n".join(value)
+        elif "=" in line:
+            name, value_text = line.split("=", 1)
+            found[name] = value_text
+        i += 1
+    return found

@@ -437,8 +437,11 @@ def _comment(
 
     if not inputs.comment_on_pr:
         return
-    if context.fork or not inputs.github_token or not context.repository:
-        why = "a pull request from a fork" if context.fork else "no github-token"
+    # A fork's pull_request run gets a read-only token; pull_request_target runs get a
+    # writable one (and flowdeploy runs none of the PR's code, so commenting is safe).
+    read_only = context.fork and context.event_name == "pull_request"
+    if read_only or not inputs.github_token or not context.repository:
+        why = "a pull request from a fork" if read_only else "no github-token"
         say(
             annotation(
                 "notice",

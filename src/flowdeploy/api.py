@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 
 from flowdeploy.errors import ApiError, ConfigError
+from flowdeploy.masking import strip_userinfo
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 READ_ONLY_POSTS = ("/filter", "/count", "/paginate")
@@ -44,7 +45,7 @@ class Connection:
     @property
     def ui_url(self) -> str | None:
         """The UI base for links: Cloud's app URL, or the server's own root."""
-        url = self.api_url.rstrip("/")
+        url = strip_userinfo(self.api_url).rstrip("/")
         if "api.prefect.cloud" in url or "api.prefect.dev" in url:
             return (
                 url.replace("api.", "app.", 1)

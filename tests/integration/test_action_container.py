@@ -57,7 +57,7 @@ def github() -> Iterator[FakeGitHub]:
 def origin(
     tmp_path: Path, recording_proxy: RecordingProxy, clean_registry: Registry
 ) -> tuple[Origin, str]:
-    origin = make_origin(tmp_path, clean_registry.address)
+    origin = make_origin(tmp_path)
     first = origin.commit(initial_files(clean_registry.address), "initial")
     create_work_pool(recording_proxy.api_url, "docker-pool", "docker")
     create_work_pool(recording_proxy.api_url, "process-pool", "process")

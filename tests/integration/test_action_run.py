@@ -46,7 +46,7 @@ def stage(
     """An origin with one commit on main; the pools exist; nothing is deployed yet."""
     monkeypatch.chdir(tmp_path)  # run_action changes into the workspace; this restores it
     monkeypatch.setenv("DOCKER_CONFIG", "/nonexistent")
-    origin = make_origin(tmp_path, clean_registry.address)
+    origin = make_origin(tmp_path)
     first = origin.commit(initial_files(clean_registry.address), "initial")
     create_work_pool(recording_proxy.api_url, "docker-pool", "docker")
     create_work_pool(recording_proxy.api_url, "process-pool", "process")
@@ -211,3 +211,43 @@ def test_drift_check_and_apply_without_a_url(
     assert code == 2
     assert "::error" in log and "prefect-api-url" in log
     assert "no Prefect API URL" in nothing.summary()
+
+
+def test_monorepo_plan_lists_only_the_affected_projects_for_a_matrix(
+    tmp_path: Path,
+    recording_proxy: RecordingProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    create_work_pool(recording_proxy.api_url, "process-pool", "process")
+    recording_proxy.clear()
+    origin = make_origin(tmp_path)
+    files = {}
+    for name in ("alpha", "beta", "gamma"):
+        files[f"projects/{name}/flows/{name}.py"] = FLOW.format(name=name, doc=name)
+        files[f"projects/{name}/prefect.yaml"] = (
+            f"deployments:\n- name: {name}\n  entrypoint: flows/{name}.py:{name}\n"
+            "  work_pool: {name: process-pool}\n"
+        )
+    first = origin.commit(files, "three projects")
+    second = origin.commit(
+        {
+            "projects/beta/flows/beta.py": FLOW.format(name="beta", doc="beta v2"),
+            "projects/gamma/prefect.yaml": files["projects/gamma/prefect.yaml"]
+            + "  tags: [nightly]\n",
+        },
+        "beta and gamma",
+    )
+    given = {
+        "PREFECT-API-URL": recording_proxy.api_url,
+        "MODE": "plan",
+        "PREFECT-FILE": "projects/*/prefect.yaml",
+    }
+    run = Run(tmp_path / "t", "push", push_event(first, second), second, "refs/heads/main", given)
+    workspace = origin.checkout(second, tmp_path / "ws")
+    out = io.StringIO()
+    code = run_action(run.environ(workspace), out)
+    assert code == 0, out.getvalue()
+    assert json.loads(run.outputs()["projects"]) == ["projects/beta", "projects/gamma"]
+    assert run.outputs()["created"] == "2"
+    assert recording_proxy.writes() == []

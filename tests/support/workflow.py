@@ -87,7 +87,7 @@ class Origin:
         return dest
 
 
-def make_origin(root: Path, registry_address: str) -> Origin:
+def make_origin(root: Path) -> Origin:
     bare = root / "origin.git"
     run_git(root, "init", "-q", "--bare", "-b", "main", str(bare))
     run_git(bare, "config", "uploadpack.allowAnySHA1InWant", "true")

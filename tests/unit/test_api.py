@@ -143,3 +143,5 @@ def test_ui_links() -> None:
     assert cloud.ui_url == "https://app.prefect.cloud/account/a1/workspace/w2"
     assert Connection("http://127.0.0.1:4200/api").ui_url == "http://127.0.0.1:4200"
     assert Connection("http://proxy.test/prefect").ui_url is None
+    # Credentials in the URL never reach a link.
+    assert Connection("https://bob:pw@prefect.example/api").ui_url == "https://prefect.example"

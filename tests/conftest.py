@@ -22,6 +22,7 @@ from support.docker import (
     start_docker_engine,
     start_registry,
 )
+from support.github_api import FakeGitHub
 from support.proxy import RecordingProxy
 from support.server import (
     SERVICE_NAME,
@@ -123,3 +124,10 @@ def clean_registry(registry: Registry) -> Registry:
     """The shared registry, with every repository, manifest and blob removed before the test."""
     registry.delete_all()
     return registry
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    """A loopback stand-in for GitHub's REST API (issue comments); `.api_url`, `.token`."""
+    with FakeGitHub() as fake:
+        yield fake

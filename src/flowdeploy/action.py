@@ -297,7 +297,12 @@ class _ActionHooks(Hooks):
 
 
 def main() -> int:
-    return run_action(dict(os.environ), sys.stdout)
+    try:
+        return run_action(dict(os.environ), sys.stdout)
+    except KeyboardInterrupt:
+        # GitHub cancels a job with SIGINT: say so instead of a traceback.
+        print(annotation("error", "cancelled", title="flowdeploy"), flush=True)
+        return 130
 
 
 def run_action(environ: Mapping[str, str], out: TextIO) -> int:

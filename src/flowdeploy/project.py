@@ -469,7 +469,7 @@ class _Loader:
                 )
             return None
         # A deployment without a pool was refused above, so Prefect's pool-less rules
-        # (image, queue, job variables) are checked where the API needs them: deploy.py.
+        # (image, queue, job variables) are checked where the API needs them: pipeline.py.
         return DeploymentSpec(
             deployment=deployment,
             where=self.doc.where(*at),

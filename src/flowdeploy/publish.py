@@ -16,14 +16,6 @@ from typing import Any
 
 from flowdeploy import report
 from flowdeploy.api import PrefectApi
-from flowdeploy.deploy import (
-    Outcome,
-    PoolCache,
-    Results,
-    Status,
-    apply_deployment,
-    server_errors,
-)
 from flowdeploy.errors import ConfigError, FlowdeployError
 from flowdeploy.git import checkout
 from flowdeploy.image import (
@@ -34,6 +26,14 @@ from flowdeploy.image import (
     image_exists,
     parse_reference,
     split_tag,
+)
+from flowdeploy.pipeline import (
+    Outcome,
+    PoolCache,
+    Results,
+    Status,
+    apply_deployment,
+    server_errors,
 )
 from flowdeploy.runner import Deployment
 from flowdeploy.settings import connection_from_env

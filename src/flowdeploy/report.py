@@ -11,8 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from flowdeploy.deploy import ImageJob, Outcome, Results, Status
 from flowdeploy.errors import ConfigWarning, FlowdeployError
+from flowdeploy.pipeline import ImageJob, Outcome, Results, Status
 from flowdeploy.plan import Action, Plan, PlannedDeployment
 from flowdeploy.run import RunResult
 

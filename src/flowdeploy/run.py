@@ -15,7 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from flowdeploy.api import PrefectApi
-from flowdeploy.deploy import (
+from flowdeploy.errors import EXIT_FAILED, EXIT_OK, ConfigError, ConfigWarning, FlowdeployError
+from flowdeploy.pipeline import (
     ImageJob,
     Reading,
     Results,
@@ -25,7 +26,6 @@ from flowdeploy.deploy import (
     read_offline,
     read_plan,
 )
-from flowdeploy.errors import EXIT_FAILED, EXIT_OK, ConfigError, ConfigWarning, FlowdeployError
 from flowdeploy.plan import Action, Plan, PlannedDeployment
 from flowdeploy.project import Project
 from flowdeploy.scope import Scope

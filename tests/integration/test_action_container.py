@@ -9,7 +9,6 @@ proxy), the real registry and the GitHub stand-in.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +44,6 @@ def action_image(docker_engine: DockerEngine) -> BuiltImage:
         return prepare_action_image(docker_engine)
     except ActionImageError as exc:
         pytest.fail(f"the action image could not be built:\n{exc}", pytrace=False)
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -30,12 +30,6 @@ from support.workflow import (
 
 
 @pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as fake:
-        yield fake
-
-
-@pytest.fixture
 def stage(
     tmp_path: Path,
     recording_proxy: RecordingProxy,

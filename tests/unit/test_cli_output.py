@@ -77,8 +77,20 @@ def test_a_server_that_refuses_gives_json_without_url_credentials(
 def test_the_public_model_does_not_import_the_orchestration() -> None:
     code = (
         "import sys, flowdeploy.runner; "
-        "bad = [m for m in ('flowdeploy.deploy', 'flowdeploy.run', 'flowdeploy.api') "
+        "bad = [m for m in ('flowdeploy.pipeline', 'flowdeploy.run', 'flowdeploy.api') "
         "if m in sys.modules]; print(bad)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_public_names_resolve_to_the_api_whatever_was_imported_first() -> None:
+    """A submodule of the same name must never shadow a public function."""
+    code = (
+        "import flowdeploy.run, flowdeploy.cli\n"
+        "from flowdeploy import DeploymentImage, RunnerDeployment, deploy\n"
+        "print(callable(deploy) and not isinstance(deploy, type(flowdeploy)))\n"
+        "print(hasattr(RunnerDeployment, 'apply'), DeploymentImage.__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "True", "DeploymentImage"]

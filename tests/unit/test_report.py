@@ -1,6 +1,6 @@
 import json
 
-from flowdeploy.deploy import Outcome, Results, Status
+from flowdeploy.pipeline import Outcome, Results, Status
 from flowdeploy.plan import Action, FieldChange, Plan, PlannedDeployment
 from flowdeploy.report import next_steps, render_json, render_markdown, render_plan_text
 

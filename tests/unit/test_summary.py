@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from flowdeploy import github
-from flowdeploy.deploy import ImageJob, Outcome, Results, Status
 from flowdeploy.errors import ConfigError, ConfigWarning, Location
 from flowdeploy.image import ImageSpec
+from flowdeploy.pipeline import ImageJob, Outcome, Results, Status
 from flowdeploy.plan import Action, FieldChange, Plan, PlannedDeployment
 from flowdeploy.project import DeploymentSpec
 from flowdeploy.run import RunResult

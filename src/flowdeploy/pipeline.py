@@ -1,4 +1,4 @@
-"""Orchestration: read -> validate against the server -> plan -> apply. Collaborators are
+"""The pipeline: read -> validate against the server -> plan -> apply. Collaborators are
 passed in, so every stage before the writes can run without side effects."""
 
 from __future__ import annotations

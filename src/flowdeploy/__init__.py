@@ -15,9 +15,13 @@ The public API mirrors Prefect's ``prefect.deployments.runner``::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+# No import at module level: ``python -m flowdeploy`` imports this package before __main__ can
+# take the working directory (the user's repository) off sys.path; a stdlib import here
+# could pick up a same-named file of the repository.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from flowdeploy.errors import DeploymentApplyError
     from flowdeploy.publish import DeploymentImage, RunnerDeployment, deploy
 

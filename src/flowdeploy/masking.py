@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 MASK = "***"
@@ -66,3 +67,43 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for form in secret_forms(secrets):
         text = text.replace(form, MASK)
     return text
+
+
+SECRET_CHANGED = "(secret changed)"
+
+
+def carries_secret(value: Any, secrets: Iterable[str]) -> bool:
+    """Whether any form of any secret appears anywhere in ``value``."""
+    forms = secret_forms(secrets)
+    if not forms:
+        return False
+    texts = (
+        str(value),
+        json.dumps(value, default=str),
+        json.dumps(value, default=str, ensure_ascii=False),
+    )
+    return any(form in text for form in forms for text in texts)
+
+
+def hide_secret_change(old: Any, new: Any, secrets: Sequence[str]) -> tuple[Any, Any]:
+    """A changed value that carries a secret is shown as ``(secret changed)`` on both sides:
+    the new one is a secret, and the old one, read from the server, is likely the secret it
+    replaces (a rotation), which no mask knows. Keys of a mapping are looked at one by one,
+    so one secret environment variable does not hide its neighbours."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        before: dict[Any, Any] = {}
+        after: dict[Any, Any] = {}
+        for key in [*old, *(k for k in new if k not in old)]:
+            if key in old and key in new:
+                before[key], after[key] = hide_secret_change(old[key], new[key], secrets)
+            elif key in old:
+                before[key] = SECRET_CHANGED if carries_secret(old[key], secrets) else old[key]
+            else:
+                after[key] = SECRET_CHANGED if carries_secret(new[key], secrets) else new[key]
+        return before, after
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        pairs = [hide_secret_change(o, n, secrets) for o, n in zip(old, new, strict=True)]
+        return [o for o, _ in pairs], [n for _, n in pairs]
+    if old != new and (carries_secret(new, secrets) or carries_secret(old, secrets)):
+        return SECRET_CHANGED, SECRET_CHANGED
+    return old, new

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from flowdeploy.api import PrefectApi
 from flowdeploy.errors import EXIT_FAILED, EXIT_OK, ConfigError, ConfigWarning, FlowdeployError
+from flowdeploy.masking import hide_secret_change, redact
 from flowdeploy.pipeline import (
     ImageJob,
     Reading,
@@ -26,7 +27,7 @@ from flowdeploy.pipeline import (
     read_offline,
     read_plan,
 )
-from flowdeploy.plan import Action, Plan, PlannedDeployment
+from flowdeploy.plan import Action, FieldChange, Plan, PlannedDeployment
 from flowdeploy.project import Project
 from flowdeploy.scope import Scope
 from flowdeploy.settings import Settings
@@ -149,7 +150,10 @@ def run(
                 results = apply_plan(plan, api, progress=hooks.advance, prune=settings.prune)
             pools = {o.work_pool_name for o in results.outcomes if o.work_pool_name}
             return result.model_copy(
-                update={"results": results, "push_pools": pools_without_workers(api, pools)}
+                update={
+                    "results": shown_results(results, result.secrets),
+                    "push_pools": pools_without_workers(api, pools),
+                }
             )
     except FlowdeployError as exc:
         return result.model_copy(update={"errors": (exc,)})
@@ -166,13 +170,38 @@ def _finish(result: RunResult, reading: Reading, hooks: Hooks) -> RunResult:
             for job in reading.images
             if job.problem
         ]
+    known = (*result.secrets, *secrets)
     return result.model_copy(
         update={
             "scope": reading.scope,
             "projects": reading.projects,
-            "plan": reading.plan,
+            "plan": shown_plan(reading.plan, known),
             "images": reading.images,
             "warnings": tuple(warnings),
             "secrets": (*result.secrets, *secrets),
         }
     )
+
+
+def shown_plan(plan: Plan, secrets: Sequence[str]) -> Plan:
+    """The plan as it may be shown: a changed value that carries a secret is hidden on both
+    sides (rendering it and masking afterwards would still leak a rotated secret, or its
+    length through a table's padding)."""
+    if not secrets:
+        return plan
+    items = []
+    for item in plan.items:
+        changes = {}
+        for name, change in item.changes.items():
+            old, new = hide_secret_change(change.old, change.new, secrets)
+            changes[name] = FieldChange(old=old, new=new)
+        items.append(item.model_copy(update={"changes": changes}) if changes else item)
+    return Plan(items=tuple(items))
+
+
+def shown_results(results: Results, secrets: Sequence[str]) -> Results:
+    """Server details masked before any table is laid out around them."""
+    outcomes = tuple(
+        o.model_copy(update={"detail": redact(o.detail, secrets)}) for o in results.outcomes
+    )
+    return Results(outcomes=outcomes)

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from flowdeploy.errors import ConfigError, ConfigWarning, Location
+from flowdeploy.errors import ConfigError, ConfigWarning, Location, outside_repository
 from flowdeploy.schema import Analyzer, NotStatic, parameter_schema
 from flowdeploy.sources import (
     Definition,
@@ -93,7 +93,10 @@ class FlowReader:
     def __init__(self, project_dir: Path, repo_root: Path) -> None:
         self.project_dir = project_dir.resolve()
         self.repo_root = repo_root.resolve()
-        self.index = SourceIndex([self.project_dir, self.repo_root])
+        # Nothing outside the repository is read: a worker would not have it.
+        self.index = SourceIndex(
+            [self.project_dir, self.repo_root], bounds=[self.project_dir, self.repo_root]
+        )
         self._analyzers: dict[int, Analyzer] = {}
         self._cache: dict[str, FlowInfo] = {}
 
@@ -120,17 +123,17 @@ class FlowReader:
         self, entrypoint: str, module_part: str, where: Location | None
     ) -> tuple[SourceIndex, Module]:
         if module_part.endswith(".py"):
-            path = Path(module_part)
-            path = path if path.is_absolute() else self.project_dir / path
-            if not path.is_file():
-                raise ConfigError(
-                    f"flow file {module_part} of entrypoint {entrypoint!r} does not exist",
-                    why=f"looked for {path}",
-                    fix="entrypoint paths are relative to the directory holding prefect.yaml",
-                    where=where,
-                )
+            path = self._script_path(entrypoint, module_part, where)
             return self.index.for_script(path, self.project_dir)
         module = self.index.find_module(module_part)
+        outside = self.index.outside(module_part) if module is None else None
+        if outside is not None:
+            raise outside_repository(
+                f"module {module_part!r} of entrypoint {entrypoint!r}",
+                outside,
+                self.repo_root,
+                where=where,
+            )
         if module is None or module.is_namespace:
             roots = ", ".join(str(r) for r in self.index.roots)
             raise ConfigError(
@@ -141,6 +144,45 @@ class FlowReader:
                 where=where,
             )
         return self.index, module
+
+    def _script_path(self, entrypoint: str, module_part: str, where: Location | None) -> Path:
+        """The flow file of ``path/to/file.py:fn``: relative to the project directory, and
+        inside the repository once symlinks are followed."""
+        given = Path(module_part)
+        if given.is_absolute():
+            raise ConfigError(
+                f"entrypoint {entrypoint!r} is an absolute path",
+                why="a worker runs the flow from its own copy of the repository, where this "
+                "path does not exist; flowdeploy reads only files inside the repository",
+                fix="write the path relative to the directory holding prefect.yaml, e.g. "
+                "flows/etl.py:etl",
+                where=where,
+            )
+        path = self.project_dir / given
+        resolved = path.resolve()
+        if not resolved.is_relative_to(self.repo_root):
+            raise outside_repository(
+                f"flow file {module_part} of entrypoint {entrypoint!r}",
+                resolved,
+                self.repo_root,
+                where=where,
+            )
+        if path.exists() and not path.is_file():
+            raise ConfigError(
+                f"flow file {module_part} of entrypoint {entrypoint!r} is not a regular file",
+                why=f"{path} is a directory or a special file",
+                fix="point the entrypoint at a .py file: path/to/file.py:function",
+                where=where,
+            )
+        if not path.is_file():
+            raise ConfigError(
+                f"flow file {module_part} of entrypoint {entrypoint!r} does not exist",
+                why=f"looked for {path}",
+                fix="write the path relative to the directory holding prefect.yaml, and check "
+                "that the file is committed",
+                where=where,
+            )
+        return path
 
     def _object(
         self,

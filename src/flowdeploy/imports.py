@@ -21,8 +21,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from flowdeploy.errors import Location
-from flowdeploy.sources import Module, SourceIndex, is_main_guard
+from flowdeploy.errors import ConfigError, Location
+from flowdeploy.sources import Module, SourceIndex, is_main_guard, read_source
 
 # Calls that load code by file path, or by names flowdeploy does not follow: always dynamic.
 _LOADER_FUNCTIONS = frozenset(
@@ -302,9 +302,9 @@ def _public_names(tree: ast.Module) -> tuple[str, ...]:
 
 def _read(path: Path) -> _FileImports:
     try:
-        data = path.read_bytes()
+        data = read_source(path)
         tree = ast.parse(data, filename=str(path))
-    except (OSError, SyntaxError, ValueError, RecursionError):
+    except (ConfigError, SyntaxError, ValueError, RecursionError, MemoryError):
         # The file still runs (and fails) on import; a fix to it is a change that counts.
         return _BROKEN
     return _extract(tree, data)
@@ -338,7 +338,8 @@ class ImportGraph:
         roots = [self.project_dir, self.repo_root]
         # a package installed from src/ is imported by name, from wherever it was installed
         roots += [d for d in (self.project_dir / "src", self.repo_root / "src") if d.is_dir()]
-        self.index = SourceIndex(roots)
+        # Files outside the repository (symlinks leaving it) are never read: external.
+        self.index = SourceIndex(roots, bounds=[self.project_dir, self.repo_root])
         self._main = _Scope(self.index.roots, self.index)
         self._directories: dict[Path, _Scope] = {}
         self._scripts: dict[Path, _Scope] = {}
@@ -384,8 +385,10 @@ class ImportGraph:
             return None
         if module_part.endswith(".py"):
             path = Path(module_part)
-            path = path if path.is_absolute() else self.project_dir / path
-            if not path.is_file():
+            if path.is_absolute():
+                return None  # refused by the project loader
+            path = self.project_dir / path
+            if not path.is_file() or not self.index.contains(path):
                 return None
             scope = self._script_scope(path)
             assert scope.script is not None
@@ -456,7 +459,7 @@ class ImportGraph:
         # and the garbage collector walking a thousand retained trees doubled the run time.
         found = self._files.get(path)
         if found is None:
-            found = _read(path)
+            found = _read(path) if self.index.contains(path) else _BROKEN
             self._files[path] = found
         return found
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import ast
 import builtins
+import os
+import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flowdeploy.errors import ConfigError, Location
+from flowdeploy.errors import ConfigError, Location, outside_repository
 
 # Modules that are never taken from the repository: they are imported by the interpreter (or by
 # Prefect) before any user code runs, so a same-named file in the project cannot shadow them.
@@ -29,6 +31,58 @@ _ALWAYS_EXTERNAL = frozenset(sys.stdlib_module_names) | {
 }
 
 BUILTIN_NAMES = frozenset(dir(builtins))
+
+MAX_SOURCE_BYTES = 10 * 1024 * 1024
+"""The largest Python file read (flowdeploy's own largest module is about 30 KB)."""
+
+
+def within(path: Path, bounds: Sequence[Path]) -> bool:
+    """Whether the resolved ``path`` is one of ``bounds`` (resolved directories) or under one."""
+    return any(path.is_relative_to(bound) for bound in bounds)
+
+
+def read_source(path: Path, shown: Path | str | None = None) -> bytes:
+    """The bytes of a regular file of at most ``MAX_SOURCE_BYTES``; a ConfigError otherwise.
+
+    Opened without blocking (a FIFO would wait for a writer) and checked on the descriptor;
+    at most one byte past the cap is read, whatever size the file claims.
+    """
+    shown = shown if shown is not None else path
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ConfigError(
+                    f"{shown} is not a regular file",
+                    why="flowdeploy reads flow code from Python source files only",
+                    fix="point the entrypoint at a .py file in the repository",
+                    where=Location(shown),
+                )
+            data = os.read(fd, min(info.st_size, MAX_SOURCE_BYTES) + 1)
+            while len(data) <= MAX_SOURCE_BYTES:
+                chunk = os.read(fd, MAX_SOURCE_BYTES + 1 - len(data))
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {shown}",
+            why=exc.strerror or str(exc),
+            fix="check that the file exists and that the user running flowdeploy may read it",
+            where=Location(shown),
+        ) from exc
+    if len(data) > MAX_SOURCE_BYTES:
+        raise ConfigError(
+            f"{shown} is too large to read as flow code",
+            why=f"flowdeploy reads at most {MAX_SOURCE_BYTES // (1024 * 1024)} MiB of Python",
+            fix="move the flow into a smaller module (generated data belongs in a data file)",
+            where=Location(shown),
+        )
+    return data
 
 
 # --- bindings: what a top-level statement binds a name to ------------------------------------
@@ -309,6 +363,11 @@ class _Shared:
 
     files: dict[Path, SourceFile] = field(default_factory=dict)
     scripts: dict[tuple[Path, Path], tuple[SourceIndex, Module]] = field(default_factory=dict)
+    bounds: tuple[Path, ...] = ()
+    """The directories files are read from (the repository): nothing outside is ever read."""
+    outside: dict[str, Path] = field(default_factory=dict)
+    """Modules whose file resolves outside ``bounds`` (a symlink), by name: treated as
+    external, so that an error can say why a module was not found."""
 
 
 class SourceIndex:
@@ -316,21 +375,50 @@ class SourceIndex:
 
     ``roots`` are searched in order, like ``sys.path``. :meth:`for_script` returns a view for a
     flow file loaded by path (Prefect puts the file's directory first on ``sys.path``), sharing
-    the parse cache.
+    the parse cache. Only files that resolve (symlinks followed) inside ``bounds`` (default: the
+    roots) are read; a module found elsewhere is taken as external, as the standard library is.
     """
 
-    def __init__(self, roots: Sequence[Path], *, _shared: _Shared | None = None) -> None:
+    def __init__(
+        self,
+        roots: Sequence[Path],
+        *,
+        bounds: Sequence[Path] | None = None,
+        _shared: _Shared | None = None,
+    ) -> None:
         seen: list[Path] = []
         for root in roots:
             resolved = root.resolve()
             if resolved not in seen:
                 seen.append(resolved)
         self.roots: tuple[Path, ...] = tuple(seen)
-        self._shared = _shared or _Shared()
+        if _shared is None:
+            limits = self.roots if bounds is None else tuple(b.resolve() for b in bounds)
+            _shared = _Shared(bounds=limits)
+        self._shared = _shared
         self._modules: dict[str, Module | None] = {}
         self._virtual: dict[str, Module] = {}
 
     # -- parsing -----------------------------------------------------------------------------
+
+    @property
+    def bounds(self) -> tuple[Path, ...]:
+        """The directories files may be read from."""
+        return self._shared.bounds
+
+    def contains(self, path: Path) -> bool:
+        """Whether ``path`` resolves (symlinks followed) inside the index's bounds."""
+        return within(path.resolve(), self._shared.bounds)
+
+    def outside(self, name: str) -> Path | None:
+        """Where module ``name`` (or a package above it) resolved outside the bounds, if it
+        was looked up and skipped for that reason."""
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):
+            found = self._shared.outside.get(".".join(parts[:i]))
+            if found is not None:
+                return found
+        return None
 
     def parse(self, path: Path) -> SourceFile:
         """Parse ``path`` once; a syntax error becomes a :class:`ConfigError` at its line."""
@@ -338,17 +426,19 @@ class SourceIndex:
         cached = self._shared.files.get(key)
         if cached is not None:
             return cached
-        try:
-            data = key.read_bytes()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read {path}",
-                why=exc.strerror or str(exc),
-                fix="check that the file exists and is readable",
-                where=Location(path),
-            ) from exc
+        if not within(key, self._shared.bounds):
+            raise outside_repository(path, key, self._shared.bounds[-1])
+        data = read_source(key, path)
         try:
             tree = ast.parse(data, filename=str(key))
+        except (RecursionError, MemoryError):
+            raise ConfigError(
+                f"cannot parse {path}",
+                why="its code nests too deeply for Python's parser (maximum recursion depth "
+                "or memory exceeded)",
+                fix="split the deeply nested expression into several statements",
+                where=Location(path),
+            ) from None
         except (SyntaxError, ValueError) as exc:
             line = exc.lineno if isinstance(exc, SyntaxError) else None
             reason = exc.msg if isinstance(exc, SyntaxError) else str(exc)
@@ -414,14 +504,14 @@ class SourceIndex:
         if head is None:
             if parts[0] in _ALWAYS_EXTERNAL:
                 return None
-            head = _find_in(parts[0], self.roots)
+            head = _find_in(parts[0], self.roots, self._shared)
         if head is None:
             return None
         module = head
         for i in range(2, len(parts) + 1):
             if not module.search_dirs:
                 return None
-            child = _find_in(".".join(parts[:i]), module.search_dirs)
+            child = _find_in(".".join(parts[:i]), module.search_dirs, self._shared)
             if child is None:
                 return None
             module = child
@@ -582,20 +672,37 @@ class SourceIndex:
         return ".".join([*base, name]) if name else ".".join(base)
 
 
-def _find_in(qualified: str, dirs: Sequence[Path]) -> Module | None:
-    """Find the last component of ``qualified`` in ``dirs`` the way ``FileFinder`` does."""
+def _find_in(qualified: str, dirs: Sequence[Path], shared: _Shared) -> Module | None:
+    """Find the last component of ``qualified`` in ``dirs`` the way ``FileFinder`` does.
+
+    A candidate that resolves outside the bounds (a symlink leaving the repository) is never
+    read: the module is taken as external, and remembered in ``shared.outside``.
+    """
     part = qualified.rpartition(".")[2]
     namespace: list[Path] = []
+
+    def inside(path: Path) -> bool:
+        if within(path, shared.bounds):
+            return True
+        shared.outside.setdefault(qualified, path)
+        return False
+
     for directory in dirs:
         package = directory / part
         init = package / "__init__.py"
         if init.is_file():
-            return Module(qualified, init.resolve(), True, (package.resolve(),))
+            resolved = init.resolve()
+            if not inside(resolved):
+                return None
+            return Module(qualified, resolved, True, (package.resolve(),))
         file = directory / f"{part}.py"
         if file.is_file():
-            return Module(qualified, file.resolve())
+            resolved = file.resolve()
+            return Module(qualified, resolved) if inside(resolved) else None
         if package.is_dir():
-            namespace.append(package.resolve())
+            resolved = package.resolve()
+            if inside(resolved):
+                namespace.append(resolved)
     if namespace:
         return Module(qualified, namespace[0], True, tuple(namespace), is_namespace=True)
     return None

@@ -14,11 +14,17 @@ from copy import deepcopy
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flowdeploy import schedules as sched
 from flowdeploy import templating as tpl
-from flowdeploy.errors import ConfigError, ConfigErrors, ConfigWarning, Location
+from flowdeploy.errors import (
+    ConfigError,
+    ConfigErrors,
+    ConfigWarning,
+    FlowdeployError,
+    Location,
+)
 from flowdeploy.flows import FlowInfo, FlowReader
 from flowdeploy.runner import Deployment, name_triggers
 from flowdeploy.yamlfile import YamlDocument, display_path, load_yaml
@@ -88,6 +94,10 @@ class DeploymentSpec(BaseModel):
     uses_image: bool = False
     index: int | None = None
     """Position of the entry in the file's ``deployments`` list."""
+    lines: dict[tuple[str | int, ...], int] = Field(default_factory=dict, repr=False)
+    """The line of each key inside this deployment's entry, by key path relative to the
+    entry (``("parameters", "n")``), so that checks made after loading
+    (``flowdeploy.validation``) point at the offending key, in the file ``where`` names."""
 
 
 class Project(BaseModel):
@@ -127,7 +137,9 @@ def load_project(
     ``document`` is the file already loaded with ``yamlfile.load_yaml``.
     """
     root = prefect_file.parent.resolve()
-    doc = document or load_yaml(prefect_file, display_path(prefect_file, display_root))
+    doc = document or load_yaml(
+        prefect_file, display_path(prefect_file, display_root), inside=repo_root
+    )
     loader = _Loader(
         doc,
         root,
@@ -138,7 +150,12 @@ def load_project(
         reader or FlowReader(root, repo_root.resolve()),
         inferred_version,
     )
-    return loader.load(names, only)
+    try:
+        return loader.load(names, only)
+    except FlowdeployError as exc:
+        # Its text may quote a value read from a block: whoever prints it must hide it.
+        exc.secrets = exc.secrets | frozenset(loader.secrets)
+        raise
 
 
 def suggest(key: str, known: Sequence[str]) -> str | None:
@@ -169,6 +186,7 @@ class _Loader:
         self.errors: list[ConfigError] = []
         self.warnings: list[ConfigWarning] = []
         self.secrets: set[str] = set()
+        self._entry_lines: dict[int, dict[tuple[str | int, ...], int]] | None = None
 
     # -- reporting ---------------------------------------------------------------------
 
@@ -476,7 +494,19 @@ class _Loader:
             flow_file=flow.source_path,
             uses_image=uses_docker,
             index=index,
+            lines=self.entry_lines(index),
         )
+
+    def entry_lines(self, index: int) -> dict[tuple[str | int, ...], int]:
+        """Key lines under ``deployments[index]``, relative to the entry; the file's line
+        map is grouped by entry once, so a large file is walked once, not per deployment."""
+        if self._entry_lines is None:
+            grouped: dict[int, dict[tuple[str | int, ...], int]] = {}
+            for path, line in self.doc.lines.items():
+                if len(path) > 2 and path[0] == "deployments" and isinstance(path[1], int):
+                    grouped.setdefault(path[1], {})[path[2:]] = line
+            self._entry_lines = grouped
+        return dict(self._entry_lines.get(index, {}))
 
     def version_for(self, config: Mapping[str, Any]) -> str | None:
         # Prefect's inferred version replaces the flow's own unless told to keep it simple.

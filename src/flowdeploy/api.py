@@ -1,18 +1,32 @@
 """The only module that talks to Prefect: a small REST client over one httpx.Client.
 
-One client, keep-alive, for the whole run. Transient answers (429, 502, 503, 504) and
-connection errors are retried with exponential backoff and full jitter, honouring
+One client, keep-alive, for the whole run. Transient failures (429, 408, 502, 503, 504,
+dropped connections, timeouts) are retried with exponential backoff and jitter, honouring
 Retry-After; a real Prefect server on SQLite answers 503 now and then under writes.
+
+Retrying is bounded twice: per request (``retries``) and per run (``retry_budget``: the
+seconds one client may lose to failed attempts and to waiting between attempts). Once the
+budget is spent, a request gets one attempt; once that also fails, later requests fail at
+once instead of each waiting for the same unhealthy server.
+
+A write whose answer is lost (a timeout or a dropped connection after the request was sent,
+a 5xx from a proxy) may have been handled. Every write flowdeploy makes is safe to repeat
+(flows and deployments are upserts, PATCH and DELETE are idempotent, 404 on a DELETE is
+success) except ``POST /automations/``: a create is looked up before it is sent again (see
+``create_automation``).
 """
 
 from __future__ import annotations
 
 import base64
+import email.utils
+import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -21,9 +35,37 @@ import httpx
 from flowdeploy.errors import ApiError, ConfigError
 from flowdeploy.masking import strip_userinfo
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 READ_ONLY_POSTS = ("/filter", "/count", "/paginate")
 PAGE = 200
+DEFAULT_TIMEOUT = 60.0
+"""Prefect 3.9.1's ``PREFECT_API_REQUEST_TIMEOUT`` default (``APISettings.request_timeout``)."""
+DEFAULT_RETRY_BUDGET = 120.0
+TIMEOUT_ENV = "PREFECT_API_REQUEST_TIMEOUT"
+
+# Failures where the request never reached the server: always safe to send again.
+_NOT_SENT: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
+# Failures no retry can mend (a wrong URL scheme, a broken proxy setting).
+_FATAL: tuple[type[Exception], ...] = (
+    httpx.UnsupportedProtocol,
+    httpx.ProxyError,
+    httpx.LocalProtocolError,
+)
+# Automation fields the server stores as given (ids and timestamps aside).
+_AUTOMATION_KEYS = (
+    "name",
+    "description",
+    "enabled",
+    "trigger",
+    "actions",
+    "actions_on_trigger",
+    "actions_on_resolve",
+)
+_VOLATILE = frozenset({"id", "created", "updated"})
 
 
 @dataclass(frozen=True)
@@ -33,6 +75,8 @@ class Connection:
     api_url: str
     api_key: str | None = None
     auth_string: str | None = None
+    request_timeout: str | None = None
+    """``PREFECT_API_REQUEST_TIMEOUT`` as given (seconds); None or empty: Prefect's 60."""
 
     def headers(self) -> dict[str, str]:
         if self.api_key:
@@ -41,6 +85,24 @@ class Connection:
             token = base64.b64encode(self.auth_string.encode()).decode()
             return {"Authorization": f"Basic {token}"}
         return {}
+
+    @property
+    def timeout(self) -> float:
+        """Seconds per request (connect, send, wait for the answer), read like Prefect."""
+        text = (self.request_timeout or "").strip()
+        if not text:
+            return DEFAULT_TIMEOUT
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigError(
+                f"{TIMEOUT_ENV} {self.request_timeout!r} is not a number of seconds",
+                why="it is how long each request to the Prefect API may take",
+                fix=f"set e.g. {TIMEOUT_ENV}=60 (Prefect's default), or unset it",
+            )
+        return value
 
     @property
     def ui_url(self) -> str | None:
@@ -55,8 +117,19 @@ class Connection:
         return url[: -len("/api")] if url.endswith("/api") else None
 
 
+Lookup = Callable[[], "httpx.Response | None"]
+"""Asked after a write's answer was lost: the answer the server would have given when the
+write was handled (found by reading back), or None when it was not (send it again)."""
+
+
 class PrefectApi:
-    """Typed calls to the Prefect REST API; every method maps to one endpoint."""
+    """Typed calls to the Prefect REST API; every method maps to one endpoint.
+
+    ``timeout`` (seconds per request) defaults to the connection's
+    ``PREFECT_API_REQUEST_TIMEOUT``; ``retries`` bounds the attempts of one request and
+    ``retry_budget`` the seconds the whole run may lose to retrying. ``on_retry`` hears one
+    line per retry (what, why, when the next attempt is) and per lost answer.
+    """
 
     def __init__(
         self,
@@ -64,22 +137,39 @@ class PrefectApi:
         *,
         transport: httpx.BaseTransport | None = None,
         retries: int = 10,
-        backoff: float = 0.2,
-        max_backoff: float = 5.0,
+        backoff: float = 0.25,
+        max_backoff: float = 20.0,
         sleep: Callable[[float], None] = time.sleep,
-        timeout: float = 30.0,
+        timeout: float | None = None,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
+        on_retry: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.connection = connection
         self._retries = retries
         self._backoff = backoff
         self._max_backoff = max_backoff
         self._sleep = sleep
+        self._clock = clock
+        self._on_retry = on_retry
+        self.retry_budget = retry_budget
+        self.retry_spent = 0.0
+        """Seconds lost so far to failed attempts and to waiting between attempts."""
+        self.retried = 0
+        """Attempts made after a failed one, over the whole run."""
+        self.lost_answers = 0
+        """Writes whose answer was lost and that were looked up before being sent again."""
+        self._unhealthy = False
+        self._answered = False
+        """Whether the server ever answered: a refused connection before that is a wrong
+        URL or a stopped server, not a hiccup (Prefect's client does not retry it either)."""
         self.writes = 0
         self._lock = threading.Lock()
+        self.timeout = connection.timeout if timeout is None else timeout
         self._client = httpx.Client(
             base_url=connection.api_url.rstrip("/") + "/",
             headers={**connection.headers(), "Accept": "application/json"},
-            timeout=timeout,
+            timeout=self.timeout,
             transport=transport,
         )
 
@@ -94,48 +184,176 @@ class PrefectApi:
 
     # -- transport -------------------------------------------------------------------
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send with retries; return the final response (any status)."""
+    @property
+    def budget_left(self) -> float:
+        return max(0.0, self.retry_budget - self.retry_spent)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str | None = None,
+        lookup: Lookup | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send with retries; return the final response (any status but a transient one).
+
+        ``lookup`` is for a write that must not be sent twice: it is asked after every
+        attempt whose answer was lost, before the write is sent again. Raises ApiError when
+        the server cannot be reached or keeps failing; ``what`` names the call in messages.
+        """
         url = path.lstrip("/")
+        what = what or f"{method} {path}"
         if method != "GET" and not (
             method == "POST" and path.rstrip("/").endswith(READ_ONLY_POSTS)
         ):
             self.writes += 1
-        attempt = 0
+        self._refuse_when_down(what)
+        attempt = 1
         while True:
+            started = self._clock()
+            response: httpx.Response | None = None
+            failure: httpx.TransportError | None = None
             try:
                 response = self._client.request(method, url, **kwargs)
-            except (
-                httpx.ConnectError,
-                httpx.ReadError,
-                httpx.WriteError,
-                httpx.RemoteProtocolError,
-                httpx.ConnectTimeout,
-                httpx.ReadTimeout,
-            ) as exc:
-                if attempt >= self._retries:
-                    raise ApiError(
-                        f"cannot reach the Prefect API at {self.connection.api_url}",
-                        why=f"{type(exc).__name__}: {exc}",
-                        fix="check PREFECT_API_URL and that the server is running "
-                        "(prefect server start)",
-                    ) from None
+            except _FATAL as exc:
+                raise self._unreachable(what, exc) from None
+            except httpx.ConnectError as exc:
+                if not self._answered:
+                    raise self._unreachable(what, exc) from None
+                failure, why, maybe_handled = exc, _describe(exc, self.timeout), False
+            except httpx.TransportError as exc:
+                failure, why = exc, _describe(exc, self.timeout)
+                maybe_handled = not isinstance(exc, _NOT_SENT)
             else:
-                if response.status_code not in RETRY_STATUSES or attempt >= self._retries:
+                self._answered = True
+                if response.status_code not in RETRY_STATUSES:
+                    self._unhealthy = False
                     return response
-                retry_after = _retry_after(response)
-                if retry_after is not None:
-                    self._sleep(min(retry_after, self._max_backoff * 4))
-                    attempt += 1
-                    continue
-            self._sleep(random.uniform(0, min(self._max_backoff, self._backoff * 2**attempt)))
+                why = f"HTTP {response.status_code}"
+                # 429 and 408 are refusals before any work; a 5xx may come from a proxy
+                # after the server did the work.
+                maybe_handled = response.status_code not in (408, 429)
+            self._charge(self._clock() - started)
+            if maybe_handled and lookup is not None and method != "GET":
+                if isinstance(failure, (httpx.ReadTimeout, httpx.WriteTimeout)):
+                    # The server may still be working on it: give it as long again to
+                    # land before reading back.
+                    grace = min(self.timeout, self.budget_left)
+                    self._tell(f"{what}: {why}; reading back in {grace:.1f} s")
+                    self._sleep(grace)
+                    self._charge(grace)
+                found = self._look_up(what, why, lookup)
+                if found is not None:
+                    self._unhealthy = False
+                    return found
+            delay = self._delay(attempt, response)
+            stop = self._stop_reason(attempt, delay)
+            if stop:
+                self._unhealthy = True
+                if failure is not None:
+                    raise self._unreachable(what, failure, stop) from None
+                assert response is not None
+                raise _error(response, what, stop)
+            self._tell(
+                f"{what}: {why}; next attempt ({attempt + 1} of {self._retries + 1}) "
+                f"in {delay:.1f} s"
+            )
+            self._sleep(delay)
+            self._charge(delay)
+            self.retried += 1
             attempt += 1
 
+    def _refuse_when_down(self, what: str) -> None:
+        """After the budget is spent, a server that failed the last request is not asked
+        again: each request would wait as long as the last one did, for nothing."""
+        if self._unhealthy and self.budget_left <= 0:
+            raise ApiError(
+                f"could not {what}: not sent",
+                why=f"the Prefect API failed the previous request and this run's retry "
+                f"budget ({self.retry_budget:.0f} s) is spent",
+                fix="check the server, then re-run: what was written is not written again",
+            )
+
+    def _look_up(self, what: str, why: str, lookup: Lookup) -> httpx.Response | None:
+        self.lost_answers += 1
+        try:
+            found = lookup()
+        except ApiError as exc:
+            raise ApiError(
+                f"could not {what}",
+                why=f"its answer was lost ({why}) and reading back whether the server "
+                f"handled it failed: {exc.why or exc.what}",
+                fix="re-run when the server answers: flowdeploy reads back before it writes",
+            ) from None
+        if found is not None:
+            self._tell(f"{what}: the answer was lost ({why}); read back: it was done")
+        else:
+            self._tell(f"{what}: the answer was lost ({why}); read back: not done")
+        return found
+
+    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+        retry_after = _retry_after(response) if response is not None else None
+        if retry_after is not None:
+            return retry_after
+        cap = min(self._max_backoff, self._backoff * 2.0 ** (attempt - 1))
+        return cap / 2 + random.uniform(0, cap / 2)
+
+    def _stop_reason(self, attempt: int, delay: float) -> str:
+        """Why not to retry (empty: retry). A wait the budget cannot pay spends it all."""
+        if attempt > self._retries:
+            return f"gave up after {attempt} attempts"
+        if delay > self.budget_left:
+            left, self.retry_spent = self.budget_left, max(self.retry_spent, self.retry_budget)
+            if left <= 0:
+                return (
+                    f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}: this "
+                    f"run's retry budget ({self.retry_budget:.0f} s) is spent"
+                )
+            return (
+                f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}: the next "
+                f"attempt would be in {delay:.0f} s, beyond what is left of this run's "
+                f"retry budget ({left:.0f} of {self.retry_budget:.0f} s)"
+            )
+        return ""
+
+    def _charge(self, seconds: float) -> None:
+        with self._lock:
+            self.retry_spent += max(0.0, seconds)
+
+    def _tell(self, line: str) -> None:
+        if self._on_retry is not None:
+            self._on_retry(line)
+
+    def _unreachable(self, what: str, exc: Exception, stop: str = "") -> ApiError:
+        url = strip_userinfo(self.connection.api_url)
+        why = _describe(exc, self.timeout)
+        lead = (
+            "no answer in time from" if isinstance(exc, httpx.TimeoutException) else "cannot reach"
+        )
+        return ApiError(
+            f"{lead} the Prefect API at {url} to {what}",
+            why=f"{why}; {stop}" if stop else why,
+            fix=f"check PREFECT_API_URL and that the server is running (prefect server "
+            f"start); a slow server may need a longer {TIMEOUT_ENV} (now {self.timeout:g} s)",
+        )
+
     def _json(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
-        response = self.request(method, path, **kwargs)
-        if response.is_success:
-            return response.json() if response.content else None
-        raise _error(response, what)
+        response = self.request(method, path, what=what, **kwargs)
+        if not response.is_success:
+            raise _error(response, what)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(
+                f"could not {what}: the answer is not JSON",
+                detail=response.text[:200],
+                fix="check PREFECT_API_URL: it should point at the Prefect API (it usually "
+                "ends in /api)",
+            ) from None
 
     # -- reads -----------------------------------------------------------------------
 
@@ -145,13 +363,13 @@ class PrefectApi:
         Both are configuration errors (exit 2): nothing has been written yet.
         """
         try:
-            response = self.request("GET", "/health")
+            response = self.request("GET", "/health", what="check its health")
         except ApiError as exc:
             raise ConfigError(exc.what, why=exc.why, fix=exc.fix) from None
         if response.status_code in (401, 403):
             raise ConfigError(
                 "the Prefect API refused the credentials",
-                why=f"HTTP {response.status_code} from {self.connection.api_url}",
+                why=f"HTTP {response.status_code} from {strip_userinfo(self.connection.api_url)}",
                 fix="set PREFECT_API_KEY (Prefect Cloud) or PREFECT_API_AUTH_STRING "
                 "(self-hosted basic auth)",
             )
@@ -163,6 +381,24 @@ class PrefectApi:
         """Every deployment, or those of the named flows."""
         body = {"flows": {"name": {"any_": flow_names}}} if flow_names is not None else {}
         return list(self._paginate("/deployments/filter", body))
+
+    def find_deployment(
+        self, flow: str, name: str, *, by_id: bool = False
+    ) -> dict[str, Any] | None:
+        """The deployment ``name`` of the flow named ``flow`` (or whose id is ``flow``)."""
+        key = "id" if by_id else "name"
+        body = {
+            "flows": {key: {"any_": [flow]}},
+            "deployments": {"name": {"any_": [name]}},
+            "limit": 2,
+        }
+        found = self._json("POST", "/deployments/filter", f"read deployment {name!r}", json=body)
+        return dict(found[0]) if found else None
+
+    def read_deployment(self, deployment_id: str) -> dict[str, Any] | None:
+        return self._get_or_none(
+            f"/deployments/{quote(deployment_id, safe='')}", f"deployment {deployment_id}"
+        )
 
     def read_flows(self, ids: list[str]) -> list[dict[str, Any]]:
         if not ids:
@@ -186,7 +422,7 @@ class PrefectApi:
 
     def _get_or_none(self, path: str, what: str, **kwargs: Any) -> dict[str, Any] | None:
         """One object, or None when the server says it does not exist."""
-        response = self.request("GET", path, **kwargs)
+        response = self.request("GET", path, what=f"read {what}", **kwargs)
         if response.status_code == 404:
             return None
         if not response.is_success:
@@ -196,6 +432,20 @@ class PrefectApi:
 
     def read_automations(self) -> list[dict[str, Any]]:
         return list(self._paginate("/automations/filter", {}))
+
+    def related_automations(self, resource: str) -> list[dict[str, Any]] | None:
+        """The automations owned by ``resource`` or acting on it; None when the server has
+        no automations API."""
+        response = self.request(
+            "GET",
+            f"/automations/related-to/{quote(resource, safe='')}",
+            what=f"read the automations of {resource}",
+        )
+        if response.status_code == 404:
+            return None
+        if not response.is_success:
+            raise _error(response, f"read the automations of {resource}")
+        return list(response.json())
 
     def _paginate(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
         offset = 0
@@ -211,10 +461,13 @@ class PrefectApi:
     # -- writes ----------------------------------------------------------------------
 
     def upsert_flow(self, name: str) -> str:
+        """``POST /flows/`` answers the existing flow of that name: safe to repeat."""
         result = self._json("POST", "/flows/", f"register flow {name!r}", json={"name": name})
         return str(result["id"])
 
     def create_deployment(self, body: dict[str, Any]) -> str:
+        """``POST /deployments/`` is an upsert on (flow, name): repeating it after a lost
+        answer writes the same deployment again, never a second one."""
         result = self._json(
             "POST", "/deployments/", f"create deployment {body.get('name')!r}", json=body
         )
@@ -224,35 +477,189 @@ class PrefectApi:
         self._json("PATCH", f"/deployments/{deployment_id}", "update deployment", json=body)
 
     def delete_deployment(self, deployment_id: str) -> None:
-        response = self.request("DELETE", f"/deployments/{deployment_id}")
+        """Gone already (404, e.g. after a lost answer) is done."""
+        response = self.request("DELETE", f"/deployments/{deployment_id}", what="delete deployment")
         if response.status_code != 404 and not response.is_success:
             raise _error(response, "delete deployment")
 
-    def replace_owned_automations(self, owner: str, bodies: list[dict[str, Any]]) -> bool:
-        """Delete the automations ``owner`` owns, then create ``bodies`` (Prefect's way).
+    def create_automation(self, body: dict[str, Any], *, known: Collection[str] = ()) -> str:
+        """``POST /automations/`` creates one more every time it is handled. After a lost
+        answer, the owner's automations are read back: one equal to ``body`` whose id is not
+        in ``known`` (those that existed before, or this run made for another body) is this
+        create, and it is not sent again."""
+        owner = str(body.get("owner_resource") or "")
+        name = body.get("name")
 
-        Returns False when the server has no automations API (404), as Prefect tolerates.
-        """
-        response = self.request("DELETE", f"/automations/owned-by/{owner}")
+        def lookup() -> httpx.Response | None:
+            for automation in self.related_automations(owner) or []:
+                if str(automation.get("id")) not in known and same_automation(automation, body):
+                    return httpx.Response(201, json=automation)
+            return None
+
+        result = self._json(
+            "POST",
+            "/automations/",
+            f"create automation {name!r}",
+            json=body,
+            lookup=lookup if owner else None,
+        )
+        return str(result["id"])
+
+    def delete_automation(self, automation_id: str) -> None:
+        """Gone already (404, e.g. after a lost answer) is done."""
+        response = self.request(
+            "DELETE", f"/automations/{automation_id}", what="delete an old automation"
+        )
+        if response.status_code != 404 and not response.is_success:
+            raise _error(response, "delete an old automation")
+
+    def delete_owned_automations(self, owner: str) -> bool:
+        """Prefect's way (``DELETE /automations/owned-by/…``): idempotent. False when the
+        server has no automations API (404), as Prefect tolerates."""
+        response = self.request(
+            "DELETE",
+            f"/automations/owned-by/{owner}",
+            what="delete the deployment's automations",
+        )
         if response.status_code == 404:
             return False
         if not response.is_success:
             raise _error(response, "delete the deployment's automations")
-        for body in bodies:
-            self._json(
-                "POST", "/automations/", f"create automation {body.get('name')!r}", json=body
-            )
         return True
+
+    def replace_owned_automations(
+        self,
+        owner: str,
+        bodies: list[dict[str, Any]],
+        *,
+        current: list[dict[str, Any]] | None = None,
+    ) -> bool:
+        """Make ``bodies`` the automations of ``owner`` (``prefect.deployment.<id>``).
+
+        Create first, then delete: an automation equal to a body is kept as it is; the
+        missing ones are created; only when every create succeeded are the old ones
+        deleted, so a failing create leaves the old automations working (and the ones this
+        call made are removed again). The old ones are those that run this deployment
+        (what a plan compares); with no bodies, Prefect's own delete of the owned ones.
+
+        ``current``: the automations related to ``owner`` when the caller knows them (a
+        deployment created a moment ago has none); else they are read.
+
+        Returns False when the server has no automations API (404), as Prefect tolerates.
+        """
+        if not bodies:
+            return self.delete_owned_automations(owner)
+        if current is None:
+            current = self.related_automations(owner)
+            if current is None:
+                return False
+        deployment_id = owner.removeprefix("prefect.deployment.")
+        old = [a for a in current if runs_deployment(a, deployment_id)]
+        kept: set[str] = set()
+        missing: list[dict[str, Any]] = []
+        for body in bodies:
+            match = next(
+                (a for a in old if str(a["id"]) not in kept and same_automation(a, body)), None
+            )
+            if match is None:
+                missing.append(body)
+            else:
+                kept.add(str(match["id"]))
+        existing = {str(a["id"]) for a in current}
+        created: list[str] = []
+        lost_before = self.lost_answers
+        try:
+            for body in missing:
+                created.append(self.create_automation(body, known=existing | set(created)))
+        except ApiError:
+            self._undo(created)
+            raise
+        if self.lost_answers != lost_before:
+            self._drop_late_duplicates(owner, missing, existing | set(created))
+        for automation in old:
+            if str(automation["id"]) not in kept:
+                self.delete_automation(str(automation["id"]))
+        return True
+
+    def _undo(self, created: list[str]) -> None:
+        """Best effort: the old automations stay the deployment's only ones."""
+        for automation_id in created:
+            try:
+                self.delete_automation(automation_id)
+            except ApiError:
+                self._tell(f"could not remove automation {automation_id} after a failed create")
+
+    def _drop_late_duplicates(
+        self, owner: str, bodies: list[dict[str, Any]], accounted: set[str]
+    ) -> None:
+        """A create whose answer was lost, read back as not done, may still have been in
+        flight and landed since: a second copy of a body this call created is deleted."""
+        for automation in self.related_automations(owner) or []:
+            automation_id = str(automation.get("id"))
+            if automation_id not in accounted and any(
+                same_automation(automation, body) for body in bodies
+            ):
+                self._tell(f"deleting a late duplicate of automation {automation.get('name')!r}")
+                self.delete_automation(automation_id)
+
+
+def same_automation(server: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
+    """Whether the server's automation is ``body`` as created (ids and timestamps aside)."""
+    return all(
+        _strip(server.get(key)) == _strip(body.get(key)) for key in _AUTOMATION_KEYS if key in body
+    )
+
+
+def runs_deployment(automation: Mapping[str, Any], deployment_id: str) -> bool:
+    """An automation that runs this deployment: what a plan counts as its triggers."""
+    return any(
+        isinstance(action, Mapping)
+        and action.get("type") == "run-deployment"
+        and str(action.get("deployment_id")) == deployment_id
+        for action in automation.get("actions") or []
+    )
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _strip(v) for k, v in value.items() if k not in _VOLATILE}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def _describe(exc: Exception, timeout: float) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        kind = {
+            httpx.ConnectTimeout: "connecting",
+            httpx.ReadTimeout: "waiting for the answer",
+            httpx.WriteTimeout: "sending the request",
+            httpx.PoolTimeout: "waiting for a connection",
+        }.get(type(exc), "waiting")
+        return f"no answer within {timeout:g} s ({kind}; {TIMEOUT_ENV})"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({exc})" if str(exc) else "cannot connect"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+        return "the connection was closed before the answer"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a Retry-After header: a number, or an HTTP date."""
     value = response.headers.get("Retry-After")
     if value is None:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def detail_of(response: httpx.Response) -> str:
@@ -289,13 +696,17 @@ def _format_detail(detail: Any) -> str:
     return str(detail)
 
 
-def _error(response: httpx.Response, what: str) -> ApiError:
+def _error(response: httpx.Response, what: str, note: str = "") -> ApiError:
     status = response.status_code
     fix = {
         401: "set PREFECT_API_KEY or PREFECT_API_AUTH_STRING",
         403: "check that the API key may write to this workspace",
         404: "check PREFECT_API_URL (it usually ends in /api)",
     }.get(status, "see the server's detail; re-run to retry")
+    detail = detail_of(response)
     return ApiError(
-        f"could not {what} (HTTP {status})", status=status, detail=detail_of(response), fix=fix
+        f"could not {what} (HTTP {status})",
+        status=status,
+        detail=f"{detail} ({note})" if note else detail,
+        fix=fix,
     )

@@ -21,7 +21,14 @@ from typing import Any, Literal, TextIO
 from pydantic import BaseModel, ConfigDict
 
 from flowdeploy import report, summary
-from flowdeploy.errors import EXIT_FAILED, ConfigError, ConfigWarning, FlowdeployError
+from flowdeploy.cancel import CancelSwitch
+from flowdeploy.errors import (
+    EXIT_FAILED,
+    ConfigError,
+    ConfigWarning,
+    FlowdeployError,
+    InternalError,
+)
 from flowdeploy.masking import redact, secret_forms, url_secrets
 from flowdeploy.plan import Action, PlannedDeployment
 from flowdeploy.run import Hooks, RunResult, run
@@ -295,6 +302,9 @@ class _ActionHooks(Hooks):
     def advance(self, item: PlannedDeployment) -> None:
         pass
 
+    def retry(self, line: str) -> None:
+        print(f"retry: {redact(line, self.secrets_seen)}", file=self.out, flush=True)
+
 
 def main() -> int:
     try:
@@ -360,7 +370,14 @@ def run_action(environ: Mapping[str, str], out: TextIO) -> int:
             file=out,
             flush=True,
         )
-    result = run(settings, mode, hooks, offline=offline)
+    switch = CancelSwitch()
+    try:
+        with switch.installed():
+            result = run(settings, mode, hooks, offline=offline, switch=switch)
+    except Exception:  # a bug of ours: reported like any error, never with a secret
+        crash = InternalError.from_current(hooks.secrets_seen)
+        print(crash.trace, file=out, flush=True)
+        result = RunResult(command=mode, settings=settings, errors=(crash,))
     result = result.model_copy(update={"secrets": (*result.secrets, *hooks.secrets_seen)})
     code = _finish(result, context, inputs, environ, out, hooks)
     return code

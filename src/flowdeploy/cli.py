@@ -15,7 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from flowdeploy import report
 from flowdeploy.action import error_annotations, mask_commands, raw_secrets, warning_annotations
-from flowdeploy.errors import ConfigWarning, FlowdeployError
+from flowdeploy.cancel import CancelSwitch
+from flowdeploy.errors import ConfigWarning, FlowdeployError, InternalError
 from flowdeploy.masking import redact
 from flowdeploy.plan import PlannedDeployment
 from flowdeploy.run import Command, Hooks, RunResult, run
@@ -143,10 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FlowdeployError as exc:
         result = RunResult(command=command, errors=(exc,))
     else:
+        switch = CancelSwitch()
         try:
-            result = run(settings, command, hooks)
-        except KeyboardInterrupt:
-            return 130
+            with switch.installed():
+                result = run(settings, command, hooks, switch=switch)
+        except Exception:  # a bug of ours: reported like any error, never with a secret
+            crash = InternalError.from_current(hooks.known)
+            print(crash.trace, file=sys.stderr, flush=True)
+            result = RunResult(command=command, settings=settings, errors=(crash,))
     return _render(result, args.format, hooks)
 
 
@@ -241,6 +246,13 @@ class _CliHooks(Hooks):
     def advance(self, item: PlannedDeployment) -> None:
         if self._advance is not None:
             self._advance()
+
+    def retry(self, line: str) -> None:
+        text = redact(line, self.known)
+        if self.github or not self.err.is_terminal:
+            print(f"retry: {text}", file=sys.stderr, flush=True)
+        else:
+            self.err.print(f"[dim]retry: {escape(text)}[/]", highlight=False, soft_wrap=True)
 
     def warn(self, warning: ConfigWarning, secrets: Sequence[str]) -> None:
         if self.github:

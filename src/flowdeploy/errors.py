@@ -6,6 +6,9 @@ why, how to fix it, and where (file:line when known).
 
 from __future__ import annotations
 
+import sys
+import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,8 @@ class FlowdeployError(Exception):
     """Base of every error flowdeploy reports to the user."""
 
     exit_code: int = EXIT_FAILED
+    secrets: frozenset[str] = frozenset()
+    """Values the message may quote that no output may show (block values, met on the way)."""
 
     def __init__(
         self,
@@ -115,3 +120,43 @@ class ConfigWarning:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
+
+
+def outside_repository(
+    path: Path | str, resolved: Path, root: Path, *, where: Location | None = None
+) -> ConfigError:
+    """A file flowdeploy was asked to read that resolves (symlinks followed) outside ``root``:
+    never read, since a worker running the deployment from the repository would not have it."""
+    return ConfigError(
+        f"{path} resolves outside the repository",
+        why=f"it leads to {resolved}, outside {root}; flowdeploy reads only files inside the "
+        "repository, and a worker running the deployment would not have this one",
+        fix="move the file into the repository (replace a symlink with the file itself) and "
+        "refer to it by its path inside the repository",
+        where=where or Location(path),
+    )
+
+
+class InternalError(FlowdeployError):
+    """An exception flowdeploy did not expect (a bug): reported like any error, with its
+    traceback masked, since an exception's text may quote a URL or a header."""
+
+    def __init__(self, what: str, trace: str) -> None:
+        self.trace = trace
+        super().__init__(
+            what,
+            why="an unexpected error inside flowdeploy (a bug); some deployments may have "
+            "been written before it",
+            fix="re-run; if it happens again, report it with the traceback above",
+        )
+
+    @classmethod
+    def from_current(cls, secrets: Iterable[str]) -> InternalError:
+        """The exception being handled, with every secret masked."""
+        from flowdeploy.masking import redact
+
+        known = tuple(secrets)
+        kind, value, _ = sys.exc_info()
+        name = kind.__name__ if kind else "error"
+        trace = redact(traceback.format_exc(), known)
+        return cls(redact(f"internal error: {name}: {value}", known), trace)

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from flowdeploy import templating as tpl
-from flowdeploy.api import PrefectApi
+from flowdeploy.api import PrefectApi, runs_deployment
 from flowdeploy.changes import Entry
 from flowdeploy.errors import (
     ApiError,
@@ -32,12 +32,22 @@ from flowdeploy.image import (
     parse_reference,
 )
 from flowdeploy.imageplan import build_steps, image_spec
-from flowdeploy.plan import Action, Plan, PlannedDeployment, compare_specs, make_plan
+from flowdeploy.plan import (
+    Action,
+    Plan,
+    PlannedDeployment,
+    compare_specs,
+    current_view,
+    desired_view,
+    diff,
+    make_plan,
+)
 from flowdeploy.project import DeploymentSpec, Lookups, Project, load_project
 from flowdeploy.runner import Deployment
 from flowdeploy.scope import ProjectScope, Scope, find_scope
 from flowdeploy.settings import Settings, connection_from_env
-from flowdeploy.yamlfile import display_path, load_yaml
+from flowdeploy.validation import check_specs, job_variable_refusals, refusals
+from flowdeploy.yamlfile import display_path, load_yaml, no_deployments
 
 
 class ServerLookups:
@@ -128,6 +138,7 @@ def server_errors(
                 where=where,
             )
         )
+    errors += job_variable_refusals(dep, pool, spec)
     return errors
 
 
@@ -179,6 +190,8 @@ class Reading(BaseModel):
     plan: Plan
     scope: Scope
     images: tuple[ImageJob, ...] = ()
+    empty: tuple[ConfigError, ...] = ()
+    """Files that declare no deployment: an error for apply, a warning for plan."""
 
 
 def read_plan(settings: Settings, api: PrefectApi) -> Reading:
@@ -193,7 +206,9 @@ def read_plan(settings: Settings, api: PrefectApi) -> Reading:
     jobs: list[ImageJob] = []
     all_specs: list[DeploymentSpec] = []
     images: list[str | None] = []
-    for part in scope.projects:
+    empty: list[ConfigError] = []
+    for part in map(_with_document, scope.projects):
+        empty += _no_deployments(part)
         build = _image_spec(settings, part)
         reference = settings.image or (build.reference if build else None)
         project = _load(settings, part, lookups, reference)
@@ -216,6 +231,7 @@ def read_plan(settings: Settings, api: PrefectApi) -> Reading:
         for (dep, s), image in zip(targets, images, strict=True)
         for e in server_errors(dep, s, pools, image)
     ]
+    errors += [e for s in all_specs for e in refusals(s, settings.environ)]
     if errors:
         raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
     specs = [s.model_copy(update={"deployment": dep}) for dep, s in targets]
@@ -239,7 +255,24 @@ def read_plan(settings: Settings, api: PrefectApi) -> Reading:
         removed=removed,
     )
     jobs = [_check_image(job, settings) for job in jobs]
-    return Reading(projects=tuple(projects), plan=plan, scope=scope, images=tuple(jobs))
+    return Reading(
+        projects=tuple(projects), plan=plan, scope=scope, images=tuple(jobs), empty=tuple(empty)
+    )
+
+
+def _no_deployments(part: ProjectScope) -> list[ConfigError]:
+    found = no_deployments(part.document) if part.document else None
+    return [found] if found else []
+
+
+def _with_document(part: ProjectScope) -> ProjectScope:
+    """The part with its prefect.yaml read, once for the whole run (image, loader, checks)."""
+    if part.document is not None:
+        return part
+    file = part.prefect_file
+    root = repo_root(file.parent)
+    doc = load_yaml(file, display_path(file), inside=root)
+    return part.model_copy(update={"document": doc})
 
 
 def read_offline(settings: Settings) -> Reading:
@@ -256,7 +289,9 @@ def read_offline(settings: Settings) -> Reading:
     reasons: dict[str, tuple[str, ...]] = {}
     removed: dict[str, str] = {}
     references: dict[Path, str | None] = {}
-    for part in scope.projects:
+    empty: list[ConfigError] = []
+    for part in map(_with_document, scope.projects):
+        empty += _no_deployments(part)
         build = _image_spec(settings, part)
         reference = references[part.prefect_file] = settings.image or (
             build.reference if build else None
@@ -273,6 +308,7 @@ def read_offline(settings: Settings) -> Reading:
             reasons[target.full_name] = part.reasons.get(spec.index or 0, ())
         removed.update(part.removed)
     _check_unique(specs)
+    check_specs(specs, settings.environ)
     warnings = list(scope.warnings)
     base = scope.comparison.base if scope.comparison else None
     if base is None:
@@ -286,7 +322,9 @@ def read_offline(settings: Settings) -> Reading:
     plan = compare_specs(specs, before, reasons=reasons, removed=removed)
     scope = scope.model_copy(update={"warnings": tuple(warnings)})
     jobs = [_check_image(job, settings) for job in jobs]
-    return Reading(projects=tuple(projects), plan=plan, scope=scope, images=tuple(jobs))
+    return Reading(
+        projects=tuple(projects), plan=plan, scope=scope, images=tuple(jobs), empty=tuple(empty)
+    )
 
 
 def _specs_at(
@@ -491,6 +529,8 @@ class Status(str, enum.Enum):
     APPLIED = "applied"
     """Created or updated, by the one-deployment API (which does not tell which)."""
     FAILED = "failed"
+    SKIPPED = "skipped"
+    """Not written: the run was cancelled before it."""
 
 
 class Outcome(BaseModel):
@@ -519,16 +559,26 @@ def apply_plan(
     progress: Callable[[PlannedDeployment], None] | None = None,
     *,
     prune: bool = False,
+    stop: Callable[[], bool] | None = None,
+    done: list[Outcome] | None = None,
 ) -> Results:
     """Write creates and updates, one at a time; a failing deployment is recorded, not fatal.
     With ``prune``, orphaned deployments are deleted.
 
+    ``stop`` is asked before each deployment: once it says so, nothing more is written (the
+    results then hold only what was done). ``done`` receives each outcome as it happens, so
+    a caller interrupted mid-run still knows what was written.
+
     Sequential on purpose: against Prefect's SQLite server, 2 or 4 concurrent writers were
     slower (10.7 s and 11.7 s for 300 creates, against 7.7 s) because of 503 retries.
     """
+    outcomes = done if done is not None else []
+    if stop and stop():
+        return Results(outcomes=tuple(outcomes))
     flow_ids = _register_flows(plan, api)
-    outcomes = []
     for item in plan.items:
+        if stop and stop():
+            break
         if item.action is Action.ORPHANED and prune:
             outcomes.append(_delete(item, api))
         else:
@@ -570,18 +620,46 @@ def _outcome(
             detail="not in prefect.yaml; left in place",
             deployment_id=item.deployment_id,
         )
+    status = Status.CREATED if item.action is Action.CREATE else Status.UPDATED
+    detail = ", ".join(item.changes)
     try:
         dep_id = write_deployment(dep, item, api, flow_ids)
     except DeploymentApplyError as exc:
-        return Outcome(name=item.name, status=Status.FAILED, detail=exc.detail, work_pool_name=pool)
-    status = Status.CREATED if item.action is Action.CREATE else Status.UPDATED
+        # The write may have been done all the same (an answer lost on the way back): the
+        # server is asked before anything is reported as failed.
+        held, problem = _held(dep, api)
+        if held is None:
+            why = f"{exc.detail}; {problem}" if problem else exc.detail
+            return Outcome(name=item.name, status=Status.FAILED, detail=why, work_pool_name=pool)
+        dep_id = held
+        detail = ", ".join(filter(None, (detail, "confirmed by reading it back")))
     return Outcome(
         name=item.name,
         status=status,
-        detail=", ".join(item.changes),
+        detail=detail,
         deployment_id=dep_id,
         work_pool_name=pool,
     )
+
+
+def _held(dep: Deployment, api: PrefectApi) -> tuple[str | None, str]:
+    """After a failed write: the id of the deployment when the server holds it exactly as
+    wanted (what a re-run would plan as unchanged), else None and what is known."""
+    try:
+        server = api.find_deployment(dep.flow_name or "", dep.name)
+        if server is None:
+            return None, ""
+        dep_id = str(server["id"])
+        related = api.related_automations(f"prefect.deployment.{dep_id}") or []
+    except ApiError as exc:
+        return None, (
+            "reading it back failed too, so it may or may not have been written "
+            f"({exc.why or exc.what}); re-run to make sure"
+        )
+    mine = [a for a in related if runs_deployment(a, dep_id)]
+    if diff(desired_view(dep), current_view(server, mine)):
+        return None, ""
+    return dep_id, ""
 
 
 def _delete(item: PlannedDeployment, api: PrefectApi) -> Outcome:
@@ -591,7 +669,12 @@ def _delete(item: PlannedDeployment, api: PrefectApi) -> Outcome:
         api.replace_owned_automations(f"prefect.deployment.{dep_id}", [])
         api.delete_deployment(dep_id)
     except ApiError as exc:
-        return Outcome(name=item.name, status=Status.FAILED, detail=exc.detail or exc.what)
+        try:
+            gone = api.read_deployment(dep_id) is None
+        except ApiError:
+            gone = False
+        if not gone:
+            return Outcome(name=item.name, status=Status.FAILED, detail=exc.detail or exc.what)
     return Outcome(
         name=item.name, status=Status.DELETED, detail="deleted (--prune)", deployment_id=dep_id
     )
@@ -603,26 +686,72 @@ def write_deployment(
     api: PrefectApi,
     flow_ids: dict[str, str | ApiError],
 ) -> str:
-    """One create or update, then its automations; any API failure -> DeploymentApplyError."""
+    """One create or update, then its automations; any API failure -> DeploymentApplyError.
+
+    Every step is safe to repeat after a lost answer: the create is an upsert (and when it
+    still fails, the deployment is looked up by flow and name before giving up), the update
+    a PATCH, and automations are created only when no equal one exists, before the old ones
+    are deleted."""
     flow = dep.flow_name or ""
     try:
-        if item.action is Action.CREATE or item.deployment_id is None:
+        created = item.action is Action.CREATE or item.deployment_id is None
+        if created:
             flow_id = flow_ids.get(flow)
             if flow_id is None:
                 flow_id = flow_ids[flow] = api.upsert_flow(flow)
             if isinstance(flow_id, ApiError):
                 raise flow_id
-            dep_id = api.create_deployment(dep.create_body(flow_id))
+            dep_id = _create(dep, flow_id, api)
         else:
-            dep_id = item.deployment_id
-            api.update_deployment(dep_id, dep.update_body())
+            dep_id = str(item.deployment_id)
+            _update(dep, dep_id, api)
         if dep.triggers or item.current_triggers or "triggers" in item.changes:
             api.replace_owned_automations(
-                f"prefect.deployment.{dep_id}", dep.automation_bodies(dep_id)
+                f"prefect.deployment.{dep_id}",
+                dep.automation_bodies(dep_id),
+                # nothing can act on a deployment the plan did not know yet
+                current=[] if created else None,
             )
     except ApiError as exc:
         raise DeploymentApplyError(exc.detail or exc.what, deployment=item.name) from None
     return dep_id
+
+
+def _update(dep: Deployment, dep_id: str, api: PrefectApi) -> None:
+    """PATCH is safe to repeat, and is; when it still fails without a refusal, the
+    deployment is read back: held as wanted, its triggers are written as for any other."""
+    try:
+        api.update_deployment(dep_id, dep.update_body())
+    except ApiError as exc:
+        if exc.status is not None and exc.status < 500:
+            raise
+        try:
+            server = api.read_deployment(dep_id)
+        except ApiError:
+            server = None
+        if server is None:
+            raise exc from None
+        changes = diff(desired_view(dep), current_view(server, []))
+        if set(changes) - {"triggers"}:
+            raise exc from None
+
+
+def _create(dep: Deployment, flow_id: str, api: PrefectApi) -> str:
+    """Create the deployment; when the answer never came, it may exist all the same: it is
+    read back (flow id + name) before the create is reported as failed, and its triggers
+    are then written as for any other."""
+    try:
+        return api.create_deployment(dep.create_body(flow_id))
+    except ApiError as exc:
+        if exc.status is not None and exc.status < 500:
+            raise  # refused: the server said what is wrong
+        try:
+            found = api.find_deployment(flow_id, dep.name, by_id=True)
+        except ApiError:
+            found = None
+        if found is None:
+            raise exc from None
+        return str(found["id"])
 
 
 def apply_deployment(

@@ -9,18 +9,22 @@ say what happened, including what was written before it.
 from __future__ import annotations
 
 import contextlib
+import signal
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from flowdeploy.api import PrefectApi
+from flowdeploy.cancel import Cancelled, CancelSwitch, Interrupted
 from flowdeploy.errors import EXIT_FAILED, EXIT_OK, ConfigError, ConfigWarning, FlowdeployError
 from flowdeploy.masking import hide_secret_change, redact
 from flowdeploy.pipeline import (
     ImageJob,
+    Outcome,
     Reading,
     Results,
+    Status,
     apply_plan,
     pools_without_workers,
     publish_images,
@@ -52,6 +56,10 @@ class Hooks:
 
     def advance(self, item: PlannedDeployment) -> None:
         """One deployment of the plan was applied (or left alone)."""
+
+    def retry(self, line: str) -> None:
+        """A request to the Prefect API is retried (what, why, when): said as it happens, so
+        a slow or flaky server is never a silent wait."""
 
 
 class RunResult(BaseModel):
@@ -112,11 +120,19 @@ class RunResult(BaseModel):
 
 
 def run(
-    settings: Settings, command: Command, hooks: Hooks | None = None, *, offline: bool = False
+    settings: Settings,
+    command: Command,
+    hooks: Hooks | None = None,
+    *,
+    offline: bool = False,
+    switch: CancelSwitch | None = None,
 ) -> RunResult:
     """Plan (and with ``apply``, publish the image and write the plan). ``offline`` plans
-    without a Prefect server, by comparing the head with the base commit; it never writes."""
+    without a Prefect server, by comparing the head with the base commit; it never writes.
+    ``switch`` cancels: no write starts after it is set, and the result says what was
+    written before."""
     hooks = hooks or Hooks()
+    switch = switch or CancelSwitch()
     result = RunResult(
         command=command, settings=settings, offline=offline, secrets=settings.secrets
     )
@@ -133,30 +149,74 @@ def run(
     try:
         if offline:
             return _finish(result, read_offline(settings), hooks)
-        with PrefectApi(settings.connection) as api:
+        with PrefectApi(settings.connection, on_retry=hooks.retry) as api:
             reading = read_plan(settings, api)
             result = _finish(result, reading, hooks)
             if command == "plan":
                 return result
-            images = list(reading.images)
-            # The image first: no deployment may point at an image that failed.
-            if any(j.to_publish for j in images):
-                with hooks.stage("image", len(images)):
-                    images = publish_images(images, settings, hooks.log)
-                result = result.model_copy(update={"images": tuple(images)})
-            plan = reading.plan
-            total = len(plan.items) if plan.writes or settings.prune else 0
-            with hooks.stage("apply", total):
-                results = apply_plan(plan, api, progress=hooks.advance, prune=settings.prune)
-            pools = {o.work_pool_name for o in results.outcomes if o.work_pool_name}
-            return result.model_copy(
-                update={
-                    "results": shown_results(results, result.secrets),
-                    "push_pools": pools_without_workers(api, pools),
-                }
-            )
+            if reading.empty:
+                # Nothing to apply is a mistake (a wrong path, an emptied file), not success.
+                return result.model_copy(update={"errors": reading.empty})
+            return _apply(result, reading, settings, api, hooks, switch)
     except FlowdeployError as exc:
-        return result.model_copy(update={"errors": (exc,)})
+        hooks.secrets(tuple(exc.secrets))
+        secrets = (*result.secrets, *exc.secrets)
+        return result.model_copy(update={"errors": (exc,), "secrets": secrets})
+    except Interrupted:
+        return result.model_copy(update={"errors": (switch.error(),)})
+
+
+def _apply(
+    result: RunResult,
+    reading: Reading,
+    settings: Settings,
+    api: PrefectApi,
+    hooks: Hooks,
+    switch: CancelSwitch,
+) -> RunResult:
+    images = list(reading.images)
+    # The image first: no deployment may point at an image that failed.
+    if any(j.to_publish for j in images) and not switch.stopped():
+        with hooks.stage("image", len(images)):
+            images = publish_images(images, settings, hooks.log)
+        result = result.model_copy(update={"images": tuple(images)})
+    plan = reading.plan
+    done: list[Outcome] = []
+    interrupted = False
+    total = len(plan.items) if plan.writes or settings.prune else 0
+    if not switch.stopped():
+        with hooks.stage("apply", total):
+            try:
+                apply_plan(
+                    plan,
+                    api,
+                    progress=hooks.advance,
+                    prune=settings.prune,
+                    stop=switch.stopped,
+                    done=done,
+                )
+            except Interrupted:
+                interrupted = True
+    outcomes = {o.name: o for o in done}
+    results = Results(
+        outcomes=tuple(
+            outcomes.get(i.name) or Outcome(name=i.name, status=Status.SKIPPED, detail=_skipped)
+            for i in plan.items
+        )
+    )
+    pools = {o.work_pool_name for o in results.outcomes if o.work_pool_name}
+    update: dict[str, object] = {"results": shown_results(results, result.secrets)}
+    cancelled = switch.error()
+    if cancelled is not None or interrupted:
+        update["errors"] = (cancelled or Cancelled(signal.SIGINT, abandoned=True),)
+    else:
+        # Only decides which "start a worker" hints to print: never worth losing the results.
+        with contextlib.suppress(FlowdeployError):
+            update["push_pools"] = pools_without_workers(api, pools)
+    return result.model_copy(update=update)
+
+
+_skipped = "not written: the run was cancelled before it; re-run to apply it"
 
 
 def _finish(result: RunResult, reading: Reading, hooks: Hooks) -> RunResult:
@@ -164,6 +224,8 @@ def _finish(result: RunResult, reading: Reading, hooks: Hooks) -> RunResult:
     hooks.secrets(secrets)
     warnings = [w for p in reading.projects for w in p.warnings]
     warnings += [ConfigWarning(text) for text in reading.scope.warnings]
+    if result.command == "plan" or result.offline:
+        warnings += [ConfigWarning(e.what, e.where) for e in reading.empty]
     if result.command == "plan":
         warnings += [
             ConfigWarning(f"cannot tell whether image {job.reference} exists: {job.problem}")

@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from flowdeploy import github
-from flowdeploy.api import Connection
-from flowdeploy.errors import ConfigError
+from flowdeploy.api import TIMEOUT_ENV, Connection
+from flowdeploy.errors import ConfigError, outside_repository
 from flowdeploy.masking import strip_userinfo, url_secrets
 
 
@@ -47,7 +47,9 @@ class Settings(BaseModel):
     def connection(self) -> Connection:
         if not self.api_url:
             raise _no_api_url()
-        return Connection(self.api_url, self.api_key, self.auth_string)
+        return Connection(
+            self.api_url, self.api_key, self.auth_string, self.environ.get(TIMEOUT_ENV)
+        )
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -70,7 +72,10 @@ def connection_from_env(environ: Mapping[str, str]) -> Connection:
     if url is None:
         raise _no_api_url()
     return Connection(
-        url, environ.get("PREFECT_API_KEY") or None, environ.get("PREFECT_API_AUTH_STRING") or None
+        url,
+        environ.get("PREFECT_API_KEY") or None,
+        environ.get("PREFECT_API_AUTH_STRING") or None,
+        environ.get(TIMEOUT_ENV),
     )
 
 
@@ -88,10 +93,14 @@ def _api_url(environ: Mapping[str, str]) -> str | None:
 
 def prefect_files(project_dir: str | None, prefect_file: str | None) -> tuple[Path, ...]:
     """The prefect.yaml files to read: one path, or every match of a glob such as
-    ``projects/*/prefect.yaml`` (relative to --project-dir when given)."""
+    ``projects/*/prefect.yaml`` (relative to --project-dir when given).
+
+    Each must resolve (symlinks followed) inside the repository: the git working tree of
+    --project-dir when it is in one, else the file's own repository or directory.
+    """
     root = Path(project_dir or ".")
     if not prefect_file:
-        return (root / "prefect.yaml",)
+        return _inside_repository((root / "prefect.yaml",), project_dir)
     given = Path(prefect_file)
     if glob.has_magic(prefect_file):
         pattern = prefect_file if given.is_absolute() else str(root / prefect_file)
@@ -102,11 +111,25 @@ def prefect_files(project_dir: str | None, prefect_file: str | None) -> tuple[Pa
                 why=f"looked for {pattern}",
                 fix="check the pattern, e.g. 'projects/*/prefect.yaml'",
             )
-        return tuple(found)
+        return _inside_repository(tuple(found), project_dir)
     if not given.is_absolute() and project_dir:
         candidate = root / prefect_file
-        return (candidate if candidate.exists() else given,)
-    return (given,)
+        return _inside_repository((candidate if candidate.exists() else given,), project_dir)
+    return _inside_repository((given,), project_dir)
+
+
+def _inside_repository(files: tuple[Path, ...], project_dir: str | None) -> tuple[Path, ...]:
+    from flowdeploy.git import repo_root  # GitPython: imported when files are checked
+
+    anchor = Path(project_dir) if project_dir else None
+    repo = repo_root(anchor) if anchor is not None and anchor.is_dir() else None
+    for file in files:
+        parent = file.absolute().parent
+        root = repo or (repo_root(parent) if parent.is_dir() else None) or parent
+        resolved = file.resolve()
+        if not resolved.is_relative_to(root.resolve()):
+            raise outside_repository(file, resolved, root.resolve())
+    return files
 
 
 def _workflow_path(environ: Mapping[str, str]) -> str | None:

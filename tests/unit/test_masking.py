@@ -32,7 +32,7 @@ def test_every_derived_form_is_redacted() -> None:
     out = redact(text, [SECRET, f"admin:{SECRET}", "line-one-of-it\nline-two-of-it"])
     assert SECRET not in out and basic not in out and json.dumps(SECRET)[1:-1] not in out
     assert "line-one" not in out and "line-two" not in out
-    assert out == "raw ***\njson \"***\"\nbasic Basic ***\nmulti ***"
+    assert out == 'raw ***\njson "***"\nbasic Basic ***\nmulti ***'
 
 
 def test_short_fragments_are_not_masked_alone() -> None:

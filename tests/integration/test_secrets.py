@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -175,3 +176,16 @@ def test_a_crash_inside_flowdeploy_shows_no_secret(
     assert leaks(out, err) == []
     assert "Traceback" in err and "RuntimeError" in err
     assert json.loads(out)["errors"][0]["message"].startswith("internal error: RuntimeError")
+
+
+def test_an_unreachable_server_shows_no_secret(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/api"
+    environ(monkeypatch, url)
+    code = main(["plan", "--all", "--project-dir", str(repo), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code != 0 and json.loads(out)["errors"]
+    assert leaks(out, err) == []

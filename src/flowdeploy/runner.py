@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from flowdeploy import schedules as sched
 from flowdeploy.errors import ConfigError
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+_PARAMETERS: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 TRIGGER_ONLY_KEYS = (
     "name",
     "description",
@@ -85,6 +86,14 @@ class Deployment(BaseModel):
         if any(not t for t in value):
             raise ValueError("tags must be non-empty strings")
         return value
+
+    @field_validator("parameters")
+    @classmethod
+    def _json_parameters(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # As Prefect sends them (``dump_python(mode="json")``): a YAML date is its ISO text,
+        # which is also what the server gives back, so the plan compares like with like.
+        dumped: dict[str, Any] = _PARAMETERS.dump_python(value, mode="json")
+        return dumped
 
     @property
     def full_name(self) -> str:
@@ -307,7 +316,8 @@ def _with_trigger_defaults(trigger: dict[str, Any]) -> dict[str, Any]:
         nested = [
             _with_trigger_defaults(t) if isinstance(t, dict) else t for t in trigger["triggers"]
         ]
-        return {**trigger, "triggers": nested}
+        # The server requires the key; Prefect's client sends null when none is given.
+        return {"within": None, **trigger, "triggers": nested}
     return trigger
 
 

@@ -103,3 +103,30 @@ def test_trigger_change_is_detected() -> None:
     changed = {**automation, "enabled": False}
     plan = make_plan([s], [stored(s.deployment)], {"flow-1": "etl"}, [changed])
     assert list(plan.items[0].changes) == ["triggers"]
+
+
+def test_parameters_are_kept_as_prefect_sends_them() -> None:
+    """A YAML date is its ISO text (Prefect dumps parameters in JSON mode), so the body is
+    JSON and the server's copy compares equal."""
+    import datetime
+    import json
+
+    dep = Deployment(
+        name="x",
+        flow_name="f",
+        parameters={"day": datetime.date(2024, 1, 2), "at": datetime.datetime(2024, 1, 2, 3, 4)},
+    )
+    assert dep.parameters == {"day": "2024-01-02", "at": "2024-01-02T03:04:00"}
+    json.dumps(dep.create_body("flow-id"))
+
+
+def test_compound_and_sequence_triggers_send_within_null_when_not_given() -> None:
+    from flowdeploy.runner import automation_body
+
+    for kind in ("compound", "sequence"):
+        spec = {"type": kind, "triggers": [{"expect": ["a"]}], "require": "any"}
+        if kind == "sequence":
+            spec.pop("require")
+        body = automation_body(spec, "dep-id")
+        assert body["trigger"]["within"] is None
+        assert body["trigger"]["triggers"][0]["posture"] == "Reactive"

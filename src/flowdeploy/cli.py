@@ -18,7 +18,7 @@ from flowdeploy.action import error_annotations, mask_commands, raw_secrets, war
 from flowdeploy.cancel import CancelSwitch
 from flowdeploy.errors import ConfigWarning, FlowdeployError, InternalError
 from flowdeploy.masking import redact
-from flowdeploy.plan import PlannedDeployment
+from flowdeploy.plan import Action, PlannedDeployment
 from flowdeploy.run import Command, Hooks, RunResult, run
 from flowdeploy.settings import load_settings
 
@@ -191,6 +191,7 @@ class _CliHooks(Hooks):
         self.known: list[str] = []
         self._show: Callable[[str], None] | None = None
         self._advance: Callable[[], None] | None = None
+        self._total = self._done = 0
 
     def secrets(self, values: Sequence[str]) -> None:
         fresh = [v for v in values if v and v not in self.known]
@@ -220,6 +221,8 @@ class _CliHooks(Hooks):
                 yield
             return
         if not total or self.fmt != "text" or not self.err.is_terminal:
+            # Off a terminal (CI logs), a line per write, so a slow server is never silent.
+            self._total, self._done = total, 0
             yield
             return
         with Progress(
@@ -246,6 +249,11 @@ class _CliHooks(Hooks):
     def advance(self, item: PlannedDeployment) -> None:
         if self._advance is not None:
             self._advance()
+            return
+        self._done += 1
+        if self._total and item.action is not Action.UNCHANGED:
+            line = f"{item.action.value} {item.name} ({self._done}/{self._total})"
+            print(redact(line, self.known), file=sys.stderr, flush=True)
 
     def retry(self, line: str) -> None:
         text = redact(line, self.known)

@@ -272,7 +272,11 @@ class Engine:
         """Build ``spec``; the image id. The last lines of the log go into the error."""
         context = spec.context
         if not context.is_dir():
-            raise ConfigError(f"build context {context} is not a directory")
+            raise ConfigError(
+                f"build context {context} is not a directory",
+                fix="point the build step's context (or DeploymentImage(context=…)) at the "
+                "directory that holds the Dockerfile's files",
+            )
         with tempfile.TemporaryDirectory(prefix="flowdeploy-dockerfile-") as tmp:
             dockerfile = self._dockerfile(spec, Path(tmp))
             kwargs: dict[str, Any] = {

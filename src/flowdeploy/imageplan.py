@@ -107,6 +107,17 @@ def image_spec(
     name = split_tag(name)[0]
     extra = [str(t) for t in config.get("additional_tags") or []]
     dockerfile = str(config.get("dockerfile") or ("auto" if steps else _default(project_dir)))
+    if dockerfile != "auto":
+        # The engine reads it from where it points: never from outside the project.
+        found = (project_dir / dockerfile).resolve()
+        if not found.is_relative_to(project_dir.resolve()):
+            raise ConfigError(
+                f"the Dockerfile {dockerfile!r} resolves outside the project directory",
+                why=f"it points at {found}; flowdeploy reads no file outside the repository",
+                fix="put the Dockerfile in the project directory (next to prefect.yaml) and "
+                "name it relative to it, or use dockerfile: auto",
+                where=where(*steps[0][0], "dockerfile") if steps else None,
+            )
     now = now or datetime.now(timezone.utc)
     labels = {
         "org.opencontainers.image.revision": checkout.sha,

@@ -259,6 +259,9 @@ class _Loader:
         if not isinstance(data, dict):
             raise ConfigError(
                 f"{self.doc.path} must be a mapping with a 'deployments' list",
+                why=f"its top level is a {type(data).__name__}",
+                fix="start the file with 'deployments:' and list each deployment under it "
+                "('- name: …', 'entrypoint: …')",
                 where=self.doc.where(),
             )
         self.check_keys(data, TOP_KEYS, "prefect.yaml top level")

@@ -197,3 +197,10 @@ def test_tag_templates() -> None:
         tags(["{nope}"], CHECKOUT)
     with pytest.raises(ConfigError, match="not a valid image tag"):
         tags(["-{sha}"], CHECKOUT)
+
+
+@pytest.mark.parametrize("path", ["../../etc/passwd", "/etc/passwd", "docker/../../x"])
+def test_a_dockerfile_outside_the_project_is_refused(path: str) -> None:
+    with pytest.raises(ConfigError, match="resolves outside the project directory") as caught:
+        spec_of(STEP.replace("docker/Dockerfile", path))
+    assert caught.value.fix and caught.value.where is not None

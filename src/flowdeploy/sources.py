@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import ast
 import builtins
-import os
-import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flowdeploy import readfile
 from flowdeploy.errors import ConfigError, Location, outside_repository
 
 # Modules that are never taken from the repository: they are imported by the interpreter (or by
@@ -42,32 +41,25 @@ def within(path: Path, bounds: Sequence[Path]) -> bool:
 
 
 def read_source(path: Path, shown: Path | str | None = None) -> bytes:
-    """The bytes of a regular file of at most ``MAX_SOURCE_BYTES``; a ConfigError otherwise.
-
-    Opened without blocking (a FIFO would wait for a writer) and checked on the descriptor;
-    at most one byte past the cap is read, whatever size the file claims.
-    """
+    """The bytes of a regular file of at most ``MAX_SOURCE_BYTES``; a ConfigError otherwise
+    (see ``readfile``)."""
     shown = shown if shown is not None else path
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise ConfigError(
-                    f"{shown} is not a regular file",
-                    why="flowdeploy reads flow code from Python source files only",
-                    fix="point the entrypoint at a .py file in the repository",
-                    where=Location(shown),
-                )
-            data = os.read(fd, min(info.st_size, MAX_SOURCE_BYTES) + 1)
-            while len(data) <= MAX_SOURCE_BYTES:
-                chunk = os.read(fd, MAX_SOURCE_BYTES + 1 - len(data))
-                if not chunk:
-                    break
-                data += chunk
-        finally:
-            os.close(fd)
+        return readfile.read_bounded(path, MAX_SOURCE_BYTES)
+    except readfile.NotRegular:
+        raise ConfigError(
+            f"{shown} is not a regular file",
+            why="flowdeploy reads flow code from Python source files only",
+            fix="point the entrypoint at a .py file in the repository",
+            where=Location(shown),
+        ) from None
+    except readfile.TooLarge:
+        raise ConfigError(
+            f"{shown} is too large to read as flow code",
+            why=f"flowdeploy reads at most {MAX_SOURCE_BYTES // (1024 * 1024)} MiB of Python",
+            fix="move the flow into a smaller module (generated data belongs in a data file)",
+            where=Location(shown),
+        ) from None
     except OSError as exc:
         raise ConfigError(
             f"cannot read {shown}",
@@ -75,14 +67,6 @@ def read_source(path: Path, shown: Path | str | None = None) -> bytes:
             fix="check that the file exists and that the user running flowdeploy may read it",
             where=Location(shown),
         ) from exc
-    if len(data) > MAX_SOURCE_BYTES:
-        raise ConfigError(
-            f"{shown} is too large to read as flow code",
-            why=f"flowdeploy reads at most {MAX_SOURCE_BYTES // (1024 * 1024)} MiB of Python",
-            fix="move the flow into a smaller module (generated data belongs in a data file)",
-            where=Location(shown),
-        )
-    return data
 
 
 # --- bindings: what a top-level statement binds a name to ------------------------------------

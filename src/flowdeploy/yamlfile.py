@@ -37,6 +37,7 @@ from yaml.events import (
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from flowdeploy import readfile
 from flowdeploy.errors import ConfigError, ConfigErrors, Location, outside_repository
 
 PathKey = tuple[str | int, ...]
@@ -145,16 +146,11 @@ def _too_large(shown: Path, size: str) -> ConfigError:
 
 
 def read_bounded(path: Path, shown: Path | None = None) -> bytes:
-    """The bytes of a regular file of at most ``MAX_BYTES``; anything else is a ConfigError.
-
-    The file is opened without blocking (a FIFO would wait for a writer) and checked on the
-    open descriptor, so a file swapped after a check is still refused; at most one byte more
-    than the cap is read, as special files (``/dev/zero``, ``/proc``) lie about their size.
-    """
+    """The bytes of a regular file of at most ``MAX_BYTES``; anything else is a ConfigError
+    (see ``readfile``)."""
     shown = shown or path
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
+        return readfile.read_bounded(path, MAX_BYTES)
     except FileNotFoundError:
         raise ConfigError(
             f"{shown} does not exist",
@@ -163,6 +159,11 @@ def read_bounded(path: Path, shown: Path | None = None) -> bytes:
             "or --project-dir with the directory that holds it",
             where=Location(shown),
         ) from None
+    except readfile.NotRegular as exc:
+        raise _not_regular(shown, path, exc.mode) from None
+    except readfile.TooLarge as exc:
+        size = f"{exc.size:,} bytes" if exc.size is not None else f"more than {MAX_BYTES:,} bytes"
+        raise _too_large(shown, size) from None
     except OSError as exc:
         raise ConfigError(
             f"cannot read {shown}",
@@ -170,32 +171,6 @@ def read_bounded(path: Path, shown: Path | None = None) -> bytes:
             fix="check that the file exists and that the user running flowdeploy may read it",
             where=Location(shown),
         ) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise _not_regular(shown, path, info.st_mode)
-        if info.st_size > MAX_BYTES:
-            raise _too_large(shown, f"{info.st_size:,} bytes")
-        chunks: list[bytes] = []
-        left = MAX_BYTES + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1024 * 1024))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        if left <= 0:
-            raise _too_large(shown, f"more than {MAX_BYTES:,} bytes")
-        return b"".join(chunks)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read {shown}",
-            why=exc.strerror or str(exc),
-            fix="check that the file is a readable regular file",
-            where=Location(shown),
-        ) from None
-    finally:
-        os.close(fd)
 
 
 def _line_col(text: str | bytes, offset: int) -> tuple[int, int]:

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from flowdeploy.errors import ConfigError, ConfigWarning, Location, outside_repository
+from flowdeploy.roots import PackageLocator, source_roots
 from flowdeploy.schema import Analyzer, NotStatic, parameter_schema
 from flowdeploy.sources import (
     Definition,
@@ -90,12 +91,19 @@ def _default_name(function: str) -> str:
 class FlowReader:
     """Reads flow entrypoints; every file is parsed at most once across all reads."""
 
-    def __init__(self, project_dir: Path, repo_root: Path) -> None:
+    def __init__(
+        self, project_dir: Path, repo_root: Path, *, locator: PackageLocator | None = None
+    ) -> None:
+        """``locator``: the fallback for packages the project does not declare; pass one
+        :class:`PackageLocator` of the repository to share its single walk between readers."""
         self.project_dir = project_dir.resolve()
         self.repo_root = repo_root.resolve()
-        # Nothing outside the repository is read: a worker would not have it.
+        # Nothing outside the repository is read: a worker would not have it. The search order
+        # is the import graph's too, so a schema and a change detection see the same modules.
         self.index = SourceIndex(
-            [self.project_dir, self.repo_root], bounds=[self.project_dir, self.repo_root]
+            source_roots(self.project_dir, self.repo_root),
+            bounds=[self.project_dir, self.repo_root],
+            locate=(locator or PackageLocator(self.repo_root)).holder,
         )
         self._analyzers: dict[int, Analyzer] = {}
         self._cache: dict[str, FlowInfo] = {}

@@ -22,6 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from flowdeploy.errors import ConfigError, Location
+from flowdeploy.roots import PackageLocator, source_roots
 from flowdeploy.sources import Module, SourceIndex, is_main_guard, read_source
 
 # Calls that load code by file path, or by names flowdeploy does not follow: always dynamic.
@@ -332,14 +333,21 @@ _Closure = tuple[frozenset[Path], frozenset[Location], frozenset[str]]
 class ImportGraph:
     """The repository files each entrypoint reaches; shared work is done once across entrypoints."""
 
-    def __init__(self, project_dir: Path, repo_root: Path) -> None:
+    def __init__(
+        self, project_dir: Path, repo_root: Path, *, locator: PackageLocator | None = None
+    ) -> None:
+        """``locator``: the fallback for packages the project does not declare; pass one
+        :class:`PackageLocator` of the repository to share its single walk between readers."""
         self.project_dir = project_dir.resolve()
         self.repo_root = repo_root.resolve()
-        roots = [self.project_dir, self.repo_root]
-        # a package installed from src/ is imported by name, from wherever it was installed
-        roots += [d for d in (self.project_dir / "src", self.repo_root / "src") if d.is_dir()]
-        # Files outside the repository (symlinks leaving it) are never read: external.
-        self.index = SourceIndex(roots, bounds=[self.project_dir, self.repo_root])
+        # Packages installed from the repository (src/, path dependencies, workspace members)
+        # are imported by name, from wherever they were installed: the same search order as
+        # FlowReader's. Files outside the repository (symlinks leaving it) are never read.
+        self.index = SourceIndex(
+            source_roots(self.project_dir, self.repo_root),
+            bounds=[self.project_dir, self.repo_root],
+            locate=(locator or PackageLocator(self.repo_root)).holder,
+        )
         self._main = _Scope(self.index.roots, self.index)
         self._directories: dict[Path, _Scope] = {}
         self._scripts: dict[Path, _Scope] = {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -352,6 +352,9 @@ class _Shared:
     outside: dict[str, Path] = field(default_factory=dict)
     """Modules whose file resolves outside ``bounds`` (a symlink), by name: treated as
     external, so that an error can say why a module was not found."""
+    locate: Callable[[str], Path | None] | None = None
+    """The fallback for a top-level name no root holds: the folder of the repository that
+    holds it (``roots.PackageLocator.holder``), standing for a package installed from there."""
 
 
 class SourceIndex:
@@ -361,6 +364,10 @@ class SourceIndex:
     flow file loaded by path (Prefect puts the file's directory first on ``sys.path``), sharing
     the parse cache. Only files that resolve (symlinks followed) inside ``bounds`` (default: the
     roots) are read; a module found elsewhere is taken as external, as the standard library is.
+
+    ``locate`` is asked for the folder holding a top-level name that no root holds (or holds
+    only as a namespace package): a package installed from the repository in a way the roots
+    do not show. Without it, such a module is external.
     """
 
     def __init__(
@@ -368,6 +375,7 @@ class SourceIndex:
         roots: Sequence[Path],
         *,
         bounds: Sequence[Path] | None = None,
+        locate: Callable[[str], Path | None] | None = None,
         _shared: _Shared | None = None,
     ) -> None:
         seen: list[Path] = []
@@ -378,7 +386,7 @@ class SourceIndex:
         self.roots: tuple[Path, ...] = tuple(seen)
         if _shared is None:
             limits = self.roots if bounds is None else tuple(b.resolve() for b in bounds)
-            _shared = _Shared(bounds=limits)
+            _shared = _Shared(bounds=limits, locate=locate)
         self._shared = _shared
         self._modules: dict[str, Module | None] = {}
         self._virtual: dict[str, Module] = {}
@@ -489,6 +497,8 @@ class SourceIndex:
             if parts[0] in _ALWAYS_EXTERNAL:
                 return None
             head = _find_in(parts[0], self.roots, self._shared)
+            if head is None or head.is_namespace:
+                head = self._located(parts[0]) or head
         if head is None:
             return None
         module = head
@@ -500,6 +510,20 @@ class SourceIndex:
                 return None
             module = child
         return module
+
+    def _located(self, name: str) -> Module | None:
+        """A regular top-level module found by ``locate``. A regular package anywhere on
+        ``sys.path`` wins over namespace portions, so the fallback may replace a namespace
+        package; it never replaces a module that resolved outside the repository (the
+        interpreter would have imported that one)."""
+        locate = self._shared.locate
+        if locate is None or name in self._shared.outside:
+            return None
+        folder = locate(name)
+        if folder is None:
+            return None
+        found = _find_in(name, (folder,), self._shared)
+        return found if found is not None and not found.is_namespace else None
 
     def module_for_file(self, path: Path) -> Module | None:
         """The dotted module a repository file is importable as, from the first root holding it."""

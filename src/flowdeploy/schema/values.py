@@ -57,7 +57,15 @@ class ObjectRef:
 
 def _rust_float(value: float) -> str:
     """A float as Rust's ``Display`` writes it: shortest digits, never an exponent."""
-    text = format(Decimal(repr(value)), "f")
+    digits = Decimal(repr(value))
+    # Two shortest candidates can be equally close (562949953421312.25 is .2 or .3): Python
+    # takes the even digit, Rust the one away from zero.
+    step = Decimal(1).scaleb(digits.as_tuple().exponent)  # type: ignore[arg-type]
+    exact = Decimal(value)
+    other = (2 * exact - digits).normalize()
+    if abs(exact - digits) * 2 == step and abs(other) > abs(digits) and float(other) == value:
+        digits = other
+    text = format(digits, "f")
     return text[:-2] if text.endswith(".0") else text
 
 

@@ -56,6 +56,8 @@ class FlowInfo(BaseModel):
     entrypoint: str
     description: str | None
     version: str
+    version_given: bool = False
+    """``@flow(version=…)``; otherwise the version is the hash of the flow's file."""
     parameter_openapi_schema: dict[str, Any]
     source_path: Path
     line: int
@@ -162,8 +164,8 @@ class FlowReader:
                 f"entrypoint {entrypoint!r} is an absolute path",
                 why="a worker runs the flow from its own copy of the repository, where this "
                 "path does not exist; flowdeploy reads only files inside the repository",
-                fix="write the path relative to the directory holding prefect.yaml, e.g. "
-                "flows/etl.py:etl",
+                fix="write the path relative to the project directory (where prefect deploy "
+                "runs), e.g. flows/etl.py:etl",
                 where=where,
             )
         path = self.project_dir / given
@@ -186,8 +188,8 @@ class FlowReader:
             raise ConfigError(
                 f"flow file {module_part} of entrypoint {entrypoint!r} does not exist",
                 why=f"looked for {path}",
-                fix="write the path relative to the directory holding prefect.yaml, and check "
-                "that the file is committed",
+                fix="write the path relative to the project directory (where prefect deploy "
+                "runs), and check that the file is committed",
                 where=where,
             )
         return path
@@ -371,13 +373,15 @@ class FlowReader:
         name = _default_name(node.name)
         description = inspect.cleandoc(docstring) if docstring is not None else None
         version = _md5(file.data)
+        version_given = False
         validate = True
         warnings: list[ConfigWarning] = []
         for options in source.options:
             # each layer is ``Flow(name=name or previous.name, ...)``: falsy values keep it
             name = self._name(analyzer, options) or name
             description = _setting(analyzer, options, "description", warnings) or description
-            version = _setting(analyzer, options, "version", warnings) or version
+            given = _setting(analyzer, options, "version", warnings)
+            version, version_given = (given, True) if given else (version, version_given)
             if "validate_parameters" in options.keywords:
                 validate = _setting(analyzer, options, "validate_parameters", warnings) is not False
         _check_name(name, module, node)
@@ -391,6 +395,7 @@ class FlowReader:
             entrypoint=entrypoint,
             description=description,
             version=str(version),
+            version_given=version_given,
             parameter_openapi_schema=schema,
             source_path=module.path,
             line=node.lineno,

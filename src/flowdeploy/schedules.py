@@ -29,6 +29,8 @@ COMMON_KEYS = (
     "max_scheduled_runs",
 )
 KNOWN_KEYS = KINDS + COMMON_KEYS
+"""The keys of Prefect's schedule entry model (``RawScheduleConfig``, which refuses any other
+key), plus ``max_scheduled_runs``, which flowdeploy accepts on purpose (see the README)."""
 
 _TIMEDELTA: TypeAdapter[timedelta] = TypeAdapter(timedelta)
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
@@ -85,14 +87,22 @@ def check_rrule(expr: str) -> str:
             "write an RFC 5545 rule such as 'FREQ=WEEKLY;BYDAY=MO'",
         ) from None
     if len(expr) > 6500:
-        raise ScheduleError("rrule is longer than Prefect's limit of 6500 characters", "rrule")
+        raise ScheduleError(
+            f"rrule is {len(expr)} characters long, over Prefect's limit of 6500",
+            "rrule",
+            "shorten the rule: list fewer RDATE/EXDATE values, or split it into several schedules",
+        )
     return expr
 
 
 def parse_interval(value: Any) -> float:
     """Seconds, as the API stores them; accepts numbers, ISO 8601 durations and HH:MM:SS."""
     if isinstance(value, bool):
-        raise ScheduleError(f"interval {value!r} is not a duration", "interval")
+        raise ScheduleError(
+            f"interval {value!r} is not a duration",
+            "interval",
+            "give seconds (3600), an ISO 8601 duration (PT1H) or HH:MM:SS",
+        )
     try:
         seconds = (
             timedelta(seconds=value)
@@ -193,7 +203,11 @@ def _rrule_schedule(expr: Any, tz: str | None) -> dict[str, Any]:
             zone = tz or spec.get("timezone") or "UTC"
             return {"rrule": rule, "timezone": check_timezone(zone)}
     if not isinstance(expr, str):
-        raise ScheduleError(f"rrule {expr!r} is not a string", "rrule")
+        raise ScheduleError(
+            f"rrule {expr!r} is not a string",
+            "rrule",
+            "write the rule as text, e.g. rrule: 'FREQ=WEEKLY;BYDAY=MO'",
+        )
     return {"rrule": check_rrule(expr), "timezone": tz or "UTC"}
 
 
@@ -209,7 +223,9 @@ def _max_runs(value: Any) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ScheduleError(
-            f"max_scheduled_runs {value!r} is not a positive integer", "max_scheduled_runs"
+            f"max_scheduled_runs {value!r} is not a positive integer",
+            "max_scheduled_runs",
+            "give a whole number of at least 1, e.g. max_scheduled_runs: 10, or delete it",
         )
     return value
 

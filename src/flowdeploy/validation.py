@@ -170,21 +170,7 @@ class _Checker:
         self.errors: list[ConfigError] = []
 
     def where(self, keys: Iterable[str | int]) -> Location | None:
-        """The line of the key at ``keys`` (relative to the deployment entry), else of its
-        nearest parent that has one, else the entry's own line."""
-        base = self.spec.where
-        if base is None:
-            return None
-        probe: KeyPath = tuple(keys)
-        lines = self.spec.lines
-        if probe[:1] == ("schedules",) and ("schedules",) not in lines and ("schedule",) in lines:
-            probe = ("schedule", *probe[2:])  # the legacy single 'schedule:' key
-        while probe:
-            line = lines.get(probe)
-            if line:
-                return Location(base.path, line)
-            probe = probe[:-1]
-        return base
+        return self.spec.where_of(*keys)
 
     def error(self, what: str, keys: Iterable[str | int], *, why: str, fix: str) -> None:
         self.errors.append(ConfigError(what, why=why, fix=fix, where=self.where(keys)))

@@ -309,6 +309,7 @@ _CONTEXT_FIRST = (
 )
 # ``key: {{ x }}``, ``- {{ x }}``, ``[{{ x }}]``: a template where a plain value starts.
 _TEMPLATE = re.compile(r"(?:^\s*(?:-\s+)*|:\s+|[\[,]\s*)\{\{")
+_TEMPLATE_TOKEN = re.compile(r"\{\{.*?\}\}")
 _KEY_VALUE = re.compile(r"^\s*(?:-\s+)*(?P<key>[^\s:#][^:#]*?):\s+(?P<value>.+?)\s*$")
 
 
@@ -384,19 +385,32 @@ def _reason(exc: yaml.MarkedYAMLError) -> str:
     return f"{context}{where}, {problem}"
 
 
-def _unquoted_template(line_text: str, where: Location) -> ConfigError:
+def _quoted(text: str) -> str:
+    return f"'{text}'" if '"' in text else f'"{text}"'
+
+
+def _quote_templates(line_text: str) -> str:
+    """``line_text`` with the value that holds ``{{ … }}`` quoted: the whole value after
+    ``key:``, or, inside ``[…]`` / ``{…}`` or after ``- ``, the item up to its delimiter."""
     pair = _KEY_VALUE.match(line_text)
-    if pair is not None:
-        value = pair["value"]
-        quoted = f"'{value}'" if '"' in value else f'"{value}"'
-        example = f"{pair['key']}: {quoted}"
-    else:
-        example = 'image: "{{ build-image.image }}"'
+    if pair is not None and pair["value"].startswith("{{"):
+        return f"{pair['key']}: {_quoted(pair['value'])}"
+    token = _TEMPLATE_TOKEN.search(line_text)
+    if token is None:
+        return 'image: "{{ build-image.image }}"'
+    start, end = token.span()
+    while end < len(line_text) and line_text[end] not in ",]}#":
+        end += 1
+    item = line_text[start:end].rstrip()
+    return (line_text[:start] + _quoted(item) + line_text[start + len(item) :]).strip()
+
+
+def _unquoted_template(line_text: str, where: Location) -> ConfigError:
     return ConfigError(
         "an unquoted {{ … }} template is read as a YAML mapping",
         why=f"`{line_text.strip()}`: a value that starts with '{{' is a YAML flow mapping, "
         "not a string, so the template never reaches flowdeploy",
-        fix=f"quote the whole value: {example}",
+        fix=f"quote the value: {_quote_templates(line_text)}",
         where=where,
     )
 

@@ -329,14 +329,31 @@ def test_unresolved_merge_conflict(tmp_path: Path) -> None:
     [
         ("    image: {{ build-image.image }}", 'image: "{{ build-image.image }}"'),
         ("    source: {{ $SOURCE }}", 'source: "{{ $SOURCE }}"'),
-        ("    - {{ prefect.variables.tag }}", "quote the whole value"),
+        ("    - {{ prefect.variables.tag }}", '- "{{ prefect.variables.tag }}"'),
+        ("    tags: [{{ $TAG }}, nightly]", 'tags: ["{{ $TAG }}", nightly]'),
+        ("    parameters: {n: {{ $COUNT }}}", 'parameters: {n: "{{ $COUNT }}"}'),
+        ("    name: {{ $NAME }}-etl", 'name: "{{ $NAME }}-etl"'),
+        ('    script: {{ $CMD }} --flag "x"', "script: '{{ $CMD }} --flag \"x\"'"),
     ],
 )
 def test_unquoted_template_says_quote_it(tmp_path: Path, line: str, fix: str) -> None:
     error = refused_text(tmp_path, "deployments:\n  - name: a\n  - x:\n" + line + "\n")
     assert "unquoted {{ … }} template" in error.what
     assert error.where is not None and error.where.line == 4
-    assert fix in error.fix
+    assert error.fix == f"quote the value: {fix}"
+
+
+@pytest.mark.parametrize(
+    ("marker", "line"),
+    [("<<<<<<< HEAD", 3), (">>>>>>> feature/x", 4), ("=======", 3), ("||||||| base", 4)],
+)
+def test_any_conflict_marker_is_named_at_its_line(tmp_path: Path, marker: str, line: int) -> None:
+    head = "deployments:\n  - name: a\n"
+    body = "    tags: [a]\n" if line == 4 else ""
+    error = refused_text(tmp_path, head + body + marker + "\n    entrypoint: f.py:f\n")
+    assert error.what == f"unresolved merge conflict at line {line}"
+    assert error.where is not None and error.where.line == line
+    assert error.fix.startswith("resolve the conflict")
 
 
 # --- syntax errors: the line a user would point at -------------------------------------------
@@ -492,7 +509,7 @@ def read_error(repo: Path, entrypoint: str) -> ConfigError:
 def test_absolute_entrypoint(repo: Path, opened: list[Path]) -> None:
     error = read_error(repo, f"{repo / 'flows' / 'etl.py'}:etl")
     assert "is an absolute path" in error.what
-    assert "relative to the directory holding prefect.yaml" in error.fix
+    assert "relative to the project directory (where prefect deploy runs)" in error.fix
     assert opened == []
 
 

@@ -96,3 +96,45 @@ def test_same_schedules_is_order_free() -> None:
     b = sched.build_schedule({"interval": 60})
     assert sched.same_schedules([a, b], [b, a])
     assert not sched.same_schedules([a, b], [a])
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"cron": "0 1 * * *", "interval": 60},
+        {"timezone": "UTC"},
+        {"cron": "61 * * * *"},
+        {"cron": "H * * * *"},
+        {"rrule": "FREQ=SOMETIMES"},
+        {"rrule": 5},
+        {"rrule": "FREQ=DAILY;" + "BYHOUR=1;" * 800},
+        {"interval": True},
+        {"interval": -5},
+        {"anchor_date": "someday", "interval": 60},
+        {"cron": "0 1 * * *", "timezone": "Mars/Olympus"},
+        {"cron": "0 1 * * *", "day_or": "sometimes"},
+        {"cron": "0 1 * * *", "max_scheduled_runs": 0},
+        "0 1 * * *",
+    ],
+)
+def test_every_refusal_says_what_to_do(entry: object) -> None:
+    with pytest.raises(sched.ScheduleError) as info:
+        sched.build_schedule(entry)
+    assert info.value.fix, f"no fix for {info.value}"
+
+
+def test_known_keys_are_prefects_schedule_model_plus_max_scheduled_runs() -> None:
+    # RawScheduleConfig's fields in prefect/cli/deploy/_models.py (3.9.1).
+    prefect = {
+        "cron",
+        "interval",
+        "rrule",
+        "timezone",
+        "anchor_date",
+        "active",
+        "parameters",
+        "slug",
+        "replaces",
+        "day_or",
+    }
+    assert set(sched.KNOWN_KEYS) == prefect | {"max_scheduled_runs"}

@@ -3,7 +3,7 @@
 # the plan, the apply with its results table, and a second plan that finds nothing to do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --demo   # Python, git and the venv; no Docker, registry or root
 VENV="$PWD/.venv/bin"
 WORK="$(mktemp -d)"
 PORT="$("$VENV/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -13,13 +13,16 @@ setsid "$VENV/prefect" server start --host 127.0.0.1 --port "$PORT" >"$WORK/serv
 SERVER=$!
 cleanup() { kill -- -"$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
+healthy() { "$VENV/python" -c 'import sys, urllib.request as u
+try: u.urlopen(sys.argv[1] + "/health", timeout=2)
+except Exception: sys.exit(1)' "$PREFECT_API_URL"; }
 echo "Starting a local Prefect server on port $PORT ..."
 for _ in $(seq 1 120); do
-  curl -fsS "$PREFECT_API_URL/health" >/dev/null 2>&1 && break
+  healthy && break
   kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/server.log"; exit 1; }
   sleep 0.5
 done
-curl -fsS "$PREFECT_API_URL/health" >/dev/null || { echo "Prefect server did not start"; cat "$WORK/server.log"; exit 1; }
+healthy || { echo "Prefect server did not start"; cat "$WORK/server.log"; exit 1; }
 "$VENV/prefect" --no-prompt work-pool create demo-pool --type process >/dev/null
 
 echo; echo "\$ flowdeploy plan --project-dir examples"

@@ -13,8 +13,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 say() { echo "setup: $*" >&2; }
 
 apt_install() {
-    if ! command -v apt-get >/dev/null 2>&1; then
-        say "cannot install $* (no apt-get): install it with your package manager"
+    if ! command -v apt-get >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
+        say "cannot install $* (needs apt-get and root): install it with your package manager"
         return 1
     fi
     say "installing $* with apt-get"
@@ -32,8 +32,11 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
 fi
 # The tests build real git repositories.
 command -v git >/dev/null 2>&1 || apt_install git ca-certificates
-# ... and start a real Docker engine and registry (tests/support/docker.py): dockerd (with its
-# containerd and runc), the distribution registry, htpasswd -B for its auth, a static busybox
+# The demo needs only Python, git and the venv: no Docker, no registry, no root.
+DEMO=0
+[ "${1:-}" = "--demo" ] && DEMO=1
+# The tests start a real Docker engine and registry (tests/support/docker.py): dockerd (with
+# its containerd and runc), the distribution registry, htpasswd -B for its auth, a static busybox
 # that test images copy in to run `RUN` steps without pulling a base image, and debootstrap to
 # make the Debian base with Python that the action image is built on (tests/support/actionimage.py).
 missing=()
@@ -42,7 +45,7 @@ command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
-if [ "${#missing[@]}" -gt 0 ]; then
+if [ "${#missing[@]}" -gt 0 ] && [ "$DEMO" = 0 ]; then
     apt_install "${missing[@]}"
 fi
 

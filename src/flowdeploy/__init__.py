@@ -1,16 +1,25 @@
 """flowdeploy: deploy Prefect flows from a git repository, only what a commit changed.
 
-The public API mirrors Prefect's ``prefect.deployments.runner``::
+The public API mirrors Prefect's ``prefect.deployments.runner``. Run in the repository, with
+PREFECT_API_URL naming the server; the flow is read from source, never imported::
 
-    from flowdeploy import RunnerDeployment, DeploymentApplyError
+    from flowdeploy import DeploymentImage, RunnerDeployment, deploy
 
-    dep = RunnerDeployment.from_entrypoint("flows/etl.py:etl", "nightly", cron="0 2 * * *",
-                                           work_pool_name="default-pool")
-    deployment_id = dep.apply()
+    nightly = RunnerDeployment.from_entrypoint(
+        "flows/etl.py:etl", "nightly", cron="0 2 * * *", work_pool_name="default-pool"
+    )
+    deployment_id = nightly.apply()
 
-    # one image for several deployments, built and pushed once per commit
-    deploy(dep, other, work_pool_name="docker-pool",
-           image=DeploymentImage("registry.example.com/team/flows", dockerfile="Dockerfile"))
+    # several deployments on one image, built once per commit (push=True also pushes it)
+    daily = RunnerDeployment.from_entrypoint("flows/etl.py:etl", "daily", interval=86400)
+    hourly = RunnerDeployment.from_entrypoint("flows/etl.py:etl", "hourly", interval=3600)
+    deployment_ids = deploy(
+        daily,
+        hourly,
+        work_pool_name="docker-pool",
+        image=DeploymentImage("registry.example.com/team/flows", dockerfile="Dockerfile"),
+        push=False,
+    )
 """
 
 from __future__ import annotations

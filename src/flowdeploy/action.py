@@ -31,6 +31,7 @@ from flowdeploy.errors import (
 )
 from flowdeploy.masking import redact, secret_forms, url_secrets
 from flowdeploy.plan import Action, PlannedDeployment
+from flowdeploy.profiles import profile_secrets
 from flowdeploy.run import Hooks, RunResult, run
 from flowdeploy.settings import load_settings
 
@@ -146,6 +147,7 @@ def raw_secrets(environ: Mapping[str, str]) -> tuple[str, ...]:
         values.append(environ.get(key, ""))
     values += url_secrets(input_value(environ, "prefect-api-url"))
     values += url_secrets(environ.get("PREFECT_API_URL"))
+    values += profile_secrets(environ)
     return tuple(v for v in values if v)
 
 
@@ -327,9 +329,6 @@ def run_action(environ: Mapping[str, str], out: TextIO) -> int:
     try:
         inputs = read_inputs(environ)
         mode = resolve_mode(inputs.mode, context.event_name)
-        offline = (
-            mode == "plan" and not inputs.prefect_api_url and not environ.get("PREFECT_API_URL")
-        )
         settings = load_settings(
             settings_environ(environ, inputs),
             project_dir=inputs.project_dir,
@@ -348,6 +347,8 @@ def run_action(environ: Mapping[str, str], out: TextIO) -> int:
         result = RunResult(command="plan", errors=(exc,), secrets=tuple(hooks.secrets_seen))
         _finish(result, context, None, environ, out, hooks)
         return exc.exit_code
+    # No URL from the input, the environment or a Prefect profile.
+    offline = mode == "plan" and settings.api_url is None
     if mode == "apply" and settings.api_url is None:
         error = ConfigError(
             "no Prefect API URL to apply to",

@@ -66,6 +66,8 @@ _AUTOMATION_KEYS = (
     "actions_on_resolve",
 )
 _VOLATILE = frozenset({"id", "created", "updated"})
+_CLOUD_HOSTS = ("api.prefect.cloud", "api.prefect.dev")
+_UI_CHECK_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,17 @@ class Connection:
     auth_string: str | None = None
     request_timeout: str | None = None
     """``PREFECT_API_REQUEST_TIMEOUT`` as given (seconds); None or empty: Prefect's 60."""
+    ui: str | None = None
+    """``PREFECT_UI_URL``: where the UI is, when given (else inferred, as Prefect does)."""
+    origins: tuple[tuple[str, str], ...] = ()
+    """(variable, where it came from) for the values not from the environment, such as
+    ``("PREFECT_API_URL", "from profile 'local' in ~/.prefect/profiles.toml")``."""
+
+    def named(self, variable: str) -> str:
+        """The variable as messages name it: with where its value came from, when that was
+        not the environment (a profile's stale URL is otherwise hard to find)."""
+        origin = dict(self.origins).get(variable)
+        return f"{variable} ({origin})" if origin else variable
 
     def headers(self) -> dict[str, str]:
         if self.api_key:
@@ -98,7 +111,7 @@ class Connection:
             value = math.nan
         if not math.isfinite(value) or value <= 0:
             raise ConfigError(
-                f"{TIMEOUT_ENV} {self.request_timeout!r} is not a number of seconds",
+                f"{self.named(TIMEOUT_ENV)} {self.request_timeout!r} is not a number of seconds",
                 why="it is how long each request to the Prefect API may take",
                 fix=f"set e.g. {TIMEOUT_ENV}=60 (Prefect's default), or unset it",
             )
@@ -106,15 +119,22 @@ class Connection:
 
     @property
     def ui_url(self) -> str | None:
-        """The UI base for links: Cloud's app URL, or the server's own root."""
+        """The UI base for links: PREFECT_UI_URL, else inferred from the API URL as Prefect
+        3.9.1 does (``default_ui_url``): Cloud's app URL, or the server's own root."""
+        if self.ui:
+            return strip_userinfo(self.ui).rstrip("/")
         url = strip_userinfo(self.api_url).rstrip("/")
-        if "api.prefect.cloud" in url or "api.prefect.dev" in url:
+        if self.is_cloud:
             return (
                 url.replace("api.", "app.", 1)
                 .replace("/api/accounts/", "/account/")
                 .replace("/workspaces/", "/workspace/")
             )
         return url[: -len("/api")] if url.endswith("/api") else None
+
+    @property
+    def is_cloud(self) -> bool:
+        return any(host in self.api_url for host in _CLOUD_HOSTS)
 
 
 Lookup = Callable[[], "httpx.Response | None"]
@@ -163,6 +183,7 @@ class PrefectApi:
         self._answered = False
         """Whether the server ever answered: a refused connection before that is a wrong
         URL or a stopped server, not a hiccup (Prefect's client does not retry it either)."""
+        self._checked = False
         self.writes = 0
         self._lock = threading.Lock()
         self.timeout = connection.timeout if timeout is None else timeout
@@ -335,8 +356,9 @@ class PrefectApi:
         return ApiError(
             f"{lead} the Prefect API at {url} to {what}",
             why=f"{why}; {stop}" if stop else why,
-            fix=f"check PREFECT_API_URL and that the server is running (prefect server "
-            f"start); a slow server may need a longer {TIMEOUT_ENV} (now {self.timeout:g} s)",
+            fix=f"check {self.connection.named('PREFECT_API_URL')} and that the server is "
+            f"running (prefect server start); a slow server may need a longer {TIMEOUT_ENV} "
+            f"(now {self.timeout:g} s)",
         )
 
     def _json(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
@@ -351,8 +373,8 @@ class PrefectApi:
             raise ApiError(
                 f"could not {what}: the answer is not JSON",
                 detail=response.text[:200],
-                fix="check PREFECT_API_URL: it should point at the Prefect API (it usually "
-                "ends in /api)",
+                fix=f"check {self.connection.named('PREFECT_API_URL')}: it should point at "
+                "the Prefect API (it usually ends in /api)",
             ) from None
 
     # -- reads -----------------------------------------------------------------------
@@ -360,8 +382,11 @@ class PrefectApi:
     def check(self) -> None:
         """Fail early, with a clear message, when the API is unreachable or refuses us.
 
-        Both are configuration errors (exit 2): nothing has been written yet.
+        Both are configuration errors (exit 2): nothing has been written yet. Asked once
+        per client: the CLI checks before it loads the engine, and the run checks again.
         """
+        if self._checked:
+            return
         try:
             response = self.request("GET", "/health", what="check its health")
         except ApiError as exc:
@@ -370,12 +395,47 @@ class PrefectApi:
             raise ConfigError(
                 "the Prefect API refused the credentials",
                 why=f"HTTP {response.status_code} from {strip_userinfo(self.connection.api_url)}",
-                fix="set PREFECT_API_KEY (Prefect Cloud) or PREFECT_API_AUTH_STRING "
-                "(self-hosted basic auth)",
+                fix=_credentials_fix(self.connection),
             )
         if not response.is_success:
             error = _error(response, "reach the Prefect API")
             raise ConfigError(error.what, why=error.why, fix=error.fix)
+        self._checked = True
+
+    def serves_ui(self) -> bool | None:
+        """Whether ``connection.ui_url`` shows a UI, for links: None when it cannot tell.
+
+        Prefect Cloud and a given PREFECT_UI_URL have one. A Prefect 3.9.1 server answers
+        ``GET <root>/ui-settings`` whether it serves its UI or not, with ``available_uis``
+        empty when it does not (``PREFECT_UI_ENABLED=false``); older servers answer without
+        that key, and always served it. No route there (404): the UI is elsewhere (another
+        ``PREFECT_UI_SERVE_BASE``) or not exposed, so a link to the root would not open.
+        One attempt, a short timeout, no retry: a link is not worth waiting for.
+        """
+        root = self.connection.ui_url
+        if root is None:
+            return False
+        if self.connection.ui or self.connection.is_cloud:
+            return True
+        try:
+            response = self._client.get(
+                self.connection.api_url.rstrip("/")[: -len("/api")] + "/ui-settings",
+                timeout=min(self.timeout, _UI_CHECK_TIMEOUT),
+            )
+        except httpx.HTTPError:
+            return None
+        if response.status_code == 404:
+            return False
+        if not response.is_success:
+            return None
+        try:
+            settings = response.json()
+        except ValueError:
+            return None
+        if not isinstance(settings, dict):
+            return None
+        available = settings.get("available_uis")
+        return bool(available) if isinstance(available, list) else True
 
     def read_deployments(self, flow_names: list[str] | None = None) -> list[dict[str, Any]]:
         """Every deployment, or those of the named flows."""
@@ -694,6 +754,17 @@ def _format_detail(detail: Any) -> str:
                 parts.append(str(item))
         return "; ".join(parts)
     return str(detail)
+
+
+def _credentials_fix(connection: Connection) -> str:
+    if connection.api_key:
+        return (
+            f"check {connection.named('PREFECT_API_KEY')}: it may be wrong, expired, or for "
+            "another account or workspace"
+        )
+    if connection.auth_string:
+        return f"check {connection.named('PREFECT_API_AUTH_STRING')} (the server's user:password)"
+    return "set PREFECT_API_KEY (Prefect Cloud) or PREFECT_API_AUTH_STRING (self-hosted basic auth)"
 
 
 def _error(response: httpx.Response, what: str, note: str = "") -> ApiError:

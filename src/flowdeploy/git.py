@@ -331,6 +331,31 @@ def changed_files(repo_dir: Path, base: str, head: str) -> ChangeSet:
     return ChangeSet(base=base_sha, head=head_sha, changes=tuple(_parse_raw_diff(raw)))
 
 
+def uncommitted(repo_dir: Path, head: str) -> ChangeSet:
+    """Edits in the working tree (staged or not) and new files git does not ignore, as a
+    change from ``head``; a plan from commits does not see them."""
+    git_ = _open(repo_dir)
+    head_sha = _need_commit(git_, head)
+    raw = git_.run(
+        "diff",
+        "--raw",
+        "-z",
+        "--no-abbrev",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--no-color",
+        "--no-relative",
+        head_sha,
+        "--",
+    )
+    changes = list(_parse_raw_diff(raw))
+    untracked = git_.run("ls-files", "-z", "--others", "--exclude-standard", "--full-name", ":/")
+    changes += [
+        FileChange(status="added", path=_decode_path(p)) for p in untracked.split(b"\0") if p
+    ]
+    return ChangeSet(base=head_sha, head="(working tree)", changes=tuple(changes))
+
+
 def _parse_raw_diff(raw: bytes) -> Iterator[FileChange]:
     """``git diff --raw -z``: ``:<mode> <mode> <sha> <sha> <status>NUL<path>NUL[<path>NUL]``."""
     fields = iter(raw.split(b"\0"))

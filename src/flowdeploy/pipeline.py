@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,6 @@ from flowdeploy.changes import Entry
 from flowdeploy.errors import (
     ApiError,
     ConfigError,
-    ConfigErrors,
     DeploymentApplyError,
     FlowdeployError,
 )
@@ -119,11 +118,12 @@ def server_errors(
     if pool is None:
         errors.append(
             ConfigError(
-                f"work pool {pool_name!r} of deployment {dep.full_name!r} does not exist",
-                why="no worker could pick up its runs; Prefect refuses it",
+                f"work pool {pool_name!r} does not exist",
+                why=f"{dep.full_name} uses it; Prefect refuses a deployment whose work pool "
+                "does not exist",
                 fix=f"create it (prefect work-pool create {pool_name} --type <type>) or fix "
                 "the name",
-                where=where,
+                where=spec.where_of("work_pool", "name") if spec else None,
             )
         )
         return errors
@@ -192,6 +192,8 @@ class Reading(BaseModel):
     images: tuple[ImageJob, ...] = ()
     empty: tuple[ConfigError, ...] = ()
     """Files that declare no deployment: an error for apply, a warning for plan."""
+    problems: tuple[ConfigError, ...] = ()
+    """What the server would refuse: nothing is written, but the plan is still shown."""
 
 
 def read_plan(settings: Settings, api: PrefectApi) -> Reading:
@@ -226,14 +228,10 @@ def read_plan(settings: Settings, api: PrefectApi) -> Reading:
         (s.deployment.with_target(None, image), s)
         for s, image in zip(all_specs, images, strict=True)
     ]
-    errors = [
-        e
+    found = {
+        dep.full_name: server_errors(dep, s, pools, image) + refusals(s, settings.environ)
         for (dep, s), image in zip(targets, images, strict=True)
-        for e in server_errors(dep, s, pools, image)
-    ]
-    errors += [e for s in all_specs for e in refusals(s, settings.environ)]
-    if errors:
-        raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
+    }
     specs = [s.model_copy(update={"deployment": dep}) for dep, s in targets]
     whole = scope.comparison is None and not settings.names
     if scope.comparison is None:
@@ -256,8 +254,39 @@ def read_plan(settings: Settings, api: PrefectApi) -> Reading:
     )
     jobs = [_check_image(job, settings) for job in jobs]
     return Reading(
-        projects=tuple(projects), plan=plan, scope=scope, images=tuple(jobs), empty=tuple(empty)
+        projects=tuple(projects),
+        plan=plan.with_problems({name: tuple(e.what for e in f) for name, f in found.items()}),
+        scope=scope.model_copy(update={"rebuild_image": scope.rebuild_image and bool(jobs)}),
+        images=tuple(jobs),
+        empty=tuple(empty),
+        problems=tuple(merge_repeated(found)),
     )
+
+
+def merge_repeated(found: Mapping[str, Sequence[ConfigError]]) -> list[ConfigError]:
+    """One error per problem, whatever the number of deployments it stops: a missing pool
+    used by forty deployments is one thing to fix, said once with every place it is used."""
+    groups: dict[tuple[str, str], list[tuple[str, ConfigError]]] = {}
+    for name, errors in found.items():
+        for error in errors:
+            groups.setdefault((error.what, error.fix), []).append((name, error))
+    merged = []
+    for (what, fix), members in groups.items():
+        first = members[0][1]
+        if len(members) == 1:
+            merged.append(first)
+            continue
+        users = ", ".join(f"{n} ({e.where})" if e.where else n for n, e in members)
+        cause = first.why.removeprefix(f"{members[0][0]} uses it; ")
+        merged.append(
+            ConfigError(
+                f"{what} ({len(members)} deployments)",
+                why=f"it stops {users}; {cause}",
+                fix=fix,
+                where=first.where,
+            )
+        )
+    return merged
 
 
 def _no_deployments(part: ProjectScope) -> list[ConfigError]:
@@ -348,8 +377,10 @@ def _specs_at(
                 at_base = root / file.resolve().relative_to(repo.resolve())
                 if not at_base.is_file():
                     continue
+                directory = settings.directory_of(file).resolve().relative_to(repo.resolve())
                 project = load_project(
                     at_base,
+                    root=root / directory,
                     repo_root=root,
                     lookups=lookups,
                     environ=settings.environ,
@@ -392,7 +423,7 @@ def _image_spec(settings: Settings, part: ProjectScope) -> ImageSpec | None:
         return None
     file = part.prefect_file
     doc = part.document or load_yaml(file, display_path(file))
-    project_dir = file.parent
+    project_dir = settings.directory_of(file)
     data = doc.data
     needs = settings.image_name or build_steps(data)
     if not needs:
@@ -472,6 +503,7 @@ def _load(settings: Settings, part: ProjectScope, lookups: Lookups, image: str |
     file = part.prefect_file
     return load_project(
         file,
+        root=settings.directory_of(file),
         repo_root=repo_root(file.parent) or file.parent,
         lookups=lookups,
         environ=settings.environ,

@@ -7,6 +7,7 @@ Both sides are reduced to the same view of the fields a deployment is made of, s
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -62,6 +63,8 @@ class PlannedDeployment(BaseModel):
     deployment_id: str | None = None
     spec: DeploymentSpec | None = None
     current_triggers: int = 0
+    problems: tuple[str, ...] = ()
+    """What the server would refuse about it (nothing is written while there are any)."""
 
 
 class Plan(BaseModel):
@@ -71,6 +74,13 @@ class Plan(BaseModel):
 
     def by_action(self, action: Action) -> list[PlannedDeployment]:
         return [i for i in self.items if i.action is action]
+
+    def with_problems(self, problems: Mapping[str, tuple[str, ...]]) -> Plan:
+        items = tuple(
+            i.model_copy(update={"problems": problems[i.name]}) if problems.get(i.name) else i
+            for i in self.items
+        )
+        return Plan(items=items)
 
     @property
     def writes(self) -> list[PlannedDeployment]:
@@ -189,7 +199,7 @@ def make_plan(
             continue
         dep_id = str(existing["id"])
         mine = owned.get(dep_id, [])
-        changes = diff(desired_view(dep), current_view(existing, mine))
+        changes = _real(diff(desired_view(dep), current_view(existing, mine)), spec)
         items.append(
             PlannedDeployment(
                 name=full,
@@ -243,7 +253,7 @@ def compare_specs(
             continue
         have = desired_view(old.deployment)
         have["triggers"] = sorted(have["triggers"], key=repr)
-        changes = diff(desired_view(spec.deployment), have)
+        changes = _real(diff(desired_view(spec.deployment), have), spec)
         action = Action.UPDATE if changes else Action.UNCHANGED
         items.append(
             PlannedDeployment(name=full, action=action, changes=changes, reasons=why, spec=spec)
@@ -251,6 +261,14 @@ def compare_specs(
     for full, reason in sorted((removed or {}).items()):
         items.append(PlannedDeployment(name=full, action=Action.ORPHANED, reasons=(reason,)))
     return Plan(items=tuple(items))
+
+
+def _real(changes: dict[str, FieldChange], spec: DeploymentSpec) -> dict[str, FieldChange]:
+    """A version that follows the commit (or the flow file's hash) differs on every commit;
+    alone it is no reason to write, so the server keeps the version of the last real change."""
+    if spec.version_derived and set(changes) == {"version"}:
+        return {}
+    return changes
 
 
 def _options(options: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -274,4 +292,25 @@ def _strip(value: Any) -> Any:
 def _automation_view(automation: Mapping[str, Any]) -> dict[str, Any]:
     keys = ("name", "description", "enabled", "trigger", "actions")
     view: dict[str, Any] = _strip({k: automation.get(k) for k in keys})
+    view["trigger"] = _trigger_sets(view["trigger"])
+    return view
+
+
+# Event triggers declare these as sets: the server answers them deduplicated and in its own
+# order, so a list in another order in prefect.yaml is the same trigger.
+_SET_FIELDS = frozenset({"expect", "after", "for_each"})
+
+
+def _trigger_sets(trigger: Any) -> Any:
+    if isinstance(trigger, list):
+        return [_trigger_sets(t) for t in trigger]
+    if not isinstance(trigger, dict):
+        return trigger
+    view = {}
+    for key, value in trigger.items():
+        if key == "triggers":
+            value = _trigger_sets(value)
+        elif key in _SET_FIELDS and isinstance(value, list):
+            value = sorted({json.dumps(v, sort_keys=True): v for v in value}.values(), key=str)
+        view[key] = value
     return view

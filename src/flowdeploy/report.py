@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from flowdeploy.errors import ConfigWarning, FlowdeployError
 from flowdeploy.pipeline import ImageJob, Outcome, Results, Status
@@ -20,12 +21,16 @@ STYLE = {
     "create": "green",
     "update": "yellow",
     "unchanged": "dim",
-    "orphaned": "magenta",
-    "deleted": "magenta",
+    "orphaned": "red",
     "created": "green",
     "updated": "yellow",
+    "applied": "green",
+    "deleted": "red",
     "failed": "bold red",
+    "skipped": "dim",
 }
+"""The colour of each action and status in text tables (on a terminal only)."""
+WIDTH = 120
 
 
 def plan_document(
@@ -42,6 +47,7 @@ def plan_document(
             "action": item.action.value,
             "changes": {k: {"from": c.old, "to": c.new} for k, c in item.changes.items()},
             "reasons": list(item.reasons),
+            "problems": list(item.problems),
         }
         if item.name in status:
             outcome = status[item.name]
@@ -81,54 +87,102 @@ def change_lines(item: PlannedDeployment) -> list[str]:
     return [f"{field}: {_short(c.old)} → {_short(c.new)}" for field, c in item.changes.items()]
 
 
-def _console(width: int = 120) -> tuple[Console, StringIO]:
+def _console(width: int | None = None, color: bool = False) -> tuple[Console, StringIO]:
+    """A console that writes to a string: plain text, or ANSI colours for a terminal."""
     buffer = StringIO()
-    return Console(
-        file=buffer, width=width, force_terminal=False, no_color=True, highlight=False
-    ), buffer
+    if color:
+        console = Console(
+            file=buffer,
+            width=width or WIDTH,
+            force_terminal=True,
+            color_system="standard",
+            highlight=False,
+        )
+    else:
+        console = Console(
+            file=buffer, width=width or WIDTH, force_terminal=False, no_color=True, highlight=False
+        )
+    return console, buffer
+
+
+def _caption(console: Console, note: str) -> None:
+    """What was selected, under the table: a line of its own, not a caption cut to the
+    table's width (a range and a count would be split across lines)."""
+    if note:
+        console.print(note, style="table.caption", markup=False, highlight=False, soft_wrap=True)
+
+
+def _styled(value: str) -> Text:
+    return Text(value, style=STYLE.get(value, ""))
 
 
 def details(item: PlannedDeployment) -> list[str]:
-    """Why the deployment is in the plan, then what changes."""
-    return [*item.reasons, *change_lines(item)]
+    """What stops it first, then why the deployment is in the plan, then what changes."""
+    return [*(f"cannot apply: {p}" for p in item.problems), *item.reasons, *change_lines(item)]
 
 
-def render_plan_text(plan: Plan, note: str = "") -> str:
-    console, buffer = _console()
-    table = Table(title="flowdeploy plan", caption=note or None, show_lines=False)
+def render_plan_text(
+    plan: Plan,
+    note: str = "",
+    *,
+    empty: str = "",
+    color: bool = False,
+    width: int | None = None,
+) -> str:
+    """The plan as a table captioned ``note`` (what was selected); an empty plan is the
+    sentence ``empty`` ("Nothing to do: ..."), not an empty table."""
+    if not plan.items:
+        return (empty or "Nothing to do: there are no deployments.") + "\n"
+    console, buffer = _console(width, color)
+    table = Table(title="flowdeploy plan", show_lines=False)
     table.add_column("Name", no_wrap=True)
     table.add_column("Action")
     table.add_column("Details")
     for item in plan.items:
-        table.add_row(item.name, item.action.value, "\n".join(details(item)))
+        table.add_row(item.name, _styled(item.action.value), "\n".join(details(item)))
     console.print(table)
+    _caption(console, note)
     counts = ", ".join(f"{len(plan.by_action(a))} {a.value}" for a in Action)
-    console.print(f"Plan: {counts}.")
+    console.print(f"Plan: {counts}.", markup=False)
+    if all(i.action is Action.UNCHANGED for i in plan.items):
+        console.print("Nothing to do: every deployment is up to date.")
     return buffer.getvalue()
 
 
 def render_results_text(
-    results: Results, ui_url: str | None = None, push_pools: frozenset[str] = frozenset()
+    results: Results,
+    ui_url: str | None = None,
+    push_pools: frozenset[str] = frozenset(),
+    *,
+    note: str = "",
+    empty: str = "",
+    color: bool = False,
+    width: int | None = None,
 ) -> str:
-    console, buffer = _console()
+    """What apply did, then the next steps when it created or updated something."""
+    if not results.outcomes:
+        return (empty or "Nothing to do: there are no deployments.") + "\n"
+    console, buffer = _console(width, color)
     table = Table(title="Deployments")
     table.add_column("Name", no_wrap=True)
     table.add_column("Status")
     table.add_column("Details")
     for o in results.outcomes:
-        table.add_row(o.name, o.status.value, o.detail)
+        table.add_row(o.name, _styled(o.status.value), o.detail)
     console.print(table)
-    console.print(next_steps(results.outcomes, ui_url, push_pools))
+    _caption(console, note)
+    if all(o.status is Status.UNCHANGED for o in results.outcomes):
+        console.print("Nothing was written: every deployment is up to date.")
+    steps = next_steps(results.outcomes, ui_url, push_pools)
+    if steps:
+        console.print(steps, markup=False, highlight=False, soft_wrap=True)
     return buffer.getvalue()
 
 
 def next_steps(outcomes: Sequence[Outcome], ui_url: str | None, push_pools: frozenset[str]) -> str:
-    """What the reference prints after deploying: start a worker, run a deployment."""
-    ok = [
-        o
-        for o in outcomes
-        if o.status in (Status.CREATED, Status.UPDATED, Status.UNCHANGED, Status.APPLIED)
-    ]
+    """What the reference prints after deploying (start a worker, run a deployment, the UI
+    link), for the deployments this run created or updated: none when nothing changed."""
+    ok = [o for o in outcomes if o.status in (Status.CREATED, Status.UPDATED, Status.APPLIED)]
     if not ok:
         return ""
     lines = []
@@ -172,15 +226,68 @@ def _md_escape(text: str) -> str:
 # -- a whole run ---------------------------------------------------------------------------
 
 
-def run_text(result: RunResult) -> str:
-    """stdout of ``--format text``: the plan, or what apply did (errors go to stderr)."""
-    if result.plan is None:
-        return ""
+def run_text(result: RunResult, *, color: bool = False, width: int | None = None) -> str:
+    """stdout of ``--format text``: the plan, or what apply did (errors go to stderr).
+    ``color``: ANSI colours for a terminal."""
+    if result.plan is None or (not result.plan.items and result.errors):
+        return ""  # the errors, on stderr, say it
+    note, empty = selection(result), nothing_to_do(result)
     if result.results is None:
-        return render_plan_text(result.plan, result.note) + image_lines(result.images, False)
+        text = render_plan_text(result.plan, note, empty=empty, color=color, width=width)
+        return text + image_lines(result.images, False)
     return image_lines(result.images, True) + render_results_text(
-        result.results, result.ui_url, result.push_pools
+        result.results,
+        result.ui_url,
+        result.push_pools,
+        note=note,
+        empty=empty,
+        color=color,
+        width=width,
     )
+
+
+def selection(result: RunResult) -> str:
+    """What the run looked at, in words (the caption of its tables): "every deployment",
+    "deployments matching etl/*", "deployments affected by origin/main..HEAD (…)"."""
+    scope, settings = result.scope, result.settings
+    if scope is None:
+        return ""
+    names = settings.names if settings is not None else ()
+    matching = f"matching {', '.join(names)}" if names else ""
+    comparison = scope.comparison
+    if comparison is None:
+        return f"deployments {matching}" if names else "every deployment"
+    if comparison.base is None:
+        # A comparison that fell back to every deployment: its note says why.
+        return f"deployments {matching} ({comparison.note})" if names else comparison.note
+    parts = [p for p in (matching, f"affected by {_span(result)}") if p]
+    plan = result.plan
+    affected = len([i for i in plan.items if i.action is not Action.ORPHANED]) if plan else 0
+    count = f"{affected} affected deployment{'s' if affected != 1 else ''}"
+    return "deployments " + ", ".join(parts) + f": {count}"
+
+
+def nothing_to_do(result: RunResult) -> str:
+    """Why an empty plan is empty."""
+    scope, settings = result.scope, result.settings
+    names = ", ".join(settings.names) if settings is not None else ""
+    if scope is not None and scope.comparison is not None and scope.comparison.base is not None:
+        which = f" matching {names}" if names else ""
+        return f"Nothing to do: no deployment{which} is affected by {_span(result)}."
+    if names:
+        return f"Nothing to do: no deployment matches {names}."
+    return "Nothing to do: there are no deployments."
+
+
+def _span(result: RunResult) -> str:
+    """The compared commits: as given (--base X --head Y) with the commits they resolved
+    to, or as the event put it."""
+    assert result.scope is not None and result.scope.comparison is not None
+    comparison = result.scope.comparison
+    request = result.settings.range if result.settings is not None else None
+    if request is None or request.kind != "explicit" or comparison.base is None:
+        return comparison.note
+    return f"{request.base}..{request.head} ({comparison.base[:7]}..{comparison.head[:7]})"
 
 
 def run_markdown(result: RunResult) -> str:
@@ -190,7 +297,7 @@ def run_markdown(result: RunResult) -> str:
             + "\n".join(f"- {_md_escape(e.render())}" for e in flat_errors(result.errors))
             + "\n"
         )
-    return render_markdown(result.plan, result.results, result.note) + "\n"
+    return render_markdown(result.plan, result.results, selection(result)) + "\n"
 
 
 def run_document(result: RunResult) -> dict[str, Any]:

@@ -81,6 +81,9 @@ class RunResult(BaseModel):
     secrets: tuple[str, ...] = ()
     push_pools: frozenset[str] = frozenset()
     """Pools whose flows Prefect runs itself (no worker to suggest)."""
+    ui_served: bool | None = None
+    """Whether the server showed a UI when asked (``PrefectApi.serves_ui``); None: not
+    asked, or no answer. False: no link to it is shown."""
 
     @property
     def exit_code(self) -> int:
@@ -97,6 +100,8 @@ class RunResult(BaseModel):
     @property
     def ui_url(self) -> str | None:
         if self.settings is None or self.offline or not self.settings.api_url:
+            return None
+        if self.ui_served is False:
             return None
         return self.settings.connection.ui_url
 
@@ -126,11 +131,12 @@ def run(
     *,
     offline: bool = False,
     switch: CancelSwitch | None = None,
+    api: PrefectApi | None = None,
 ) -> RunResult:
     """Plan (and with ``apply``, publish the image and write the plan). ``offline`` plans
     without a Prefect server, by comparing the head with the base commit; it never writes.
     ``switch`` cancels: no write starts after it is set, and the result says what was
-    written before."""
+    written before. ``api``: a client to use (and close) instead of a new one."""
     hooks = hooks or Hooks()
     switch = switch or CancelSwitch()
     result = RunResult(
@@ -149,15 +155,15 @@ def run(
     try:
         if offline:
             return _finish(result, read_offline(settings), hooks)
-        with PrefectApi(settings.connection, on_retry=hooks.retry) as api:
+        with api or PrefectApi(settings.connection, on_retry=hooks.retry) as api:
             reading = read_plan(settings, api)
             result = _finish(result, reading, hooks)
-            if command == "plan":
-                return result
+            if command == "plan" or result.errors:
+                return _with_ui(result, api)
             if reading.empty:
                 # Nothing to apply is a mistake (a wrong path, an emptied file), not success.
                 return result.model_copy(update={"errors": reading.empty})
-            return _apply(result, reading, settings, api, hooks, switch)
+            return _with_ui(_apply(result, reading, settings, api, hooks, switch), api)
     except FlowdeployError as exc:
         hooks.secrets(tuple(exc.secrets))
         secrets = (*result.secrets, *exc.secrets)
@@ -219,6 +225,16 @@ def _apply(
 _skipped = "not written: the run was cancelled before it; re-run to apply it"
 
 
+def _with_ui(result: RunResult, api: PrefectApi) -> RunResult:
+    """Whether the server shows a UI, asked only when there is a deployment to link to, and
+    last: a link is never worth a failure, or a wait after a cancel."""
+    ids = [i.deployment_id for i in result.plan.items] if result.plan else []
+    ids += [o.deployment_id for o in result.results.outcomes] if result.results else []
+    if not any(ids) or any(isinstance(e, Cancelled) for e in result.errors):
+        return result
+    return result.model_copy(update={"ui_served": api.serves_ui()})
+
+
 def _finish(result: RunResult, reading: Reading, hooks: Hooks) -> RunResult:
     secrets = tuple(s for p in reading.projects for s in sorted(p.secrets))
     hooks.secrets(secrets)
@@ -240,6 +256,7 @@ def _finish(result: RunResult, reading: Reading, hooks: Hooks) -> RunResult:
             "plan": shown_plan(reading.plan, known),
             "images": reading.images,
             "warnings": tuple(warnings),
+            "errors": reading.problems,
             "secrets": (*result.secrets, *secrets),
         }
     )

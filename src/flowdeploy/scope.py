@@ -57,7 +57,7 @@ def find_scope(settings: Settings, uses_image: ImageUse) -> Scope:
     """The deployments to plan. ``uses_image`` says which entries run on the project image."""
     if settings.range is None:
         return everything(settings)
-    anchor = settings.prefect_files[0].parent
+    anchor = settings.directory_of(settings.prefect_files[0])
     repo = git.repo_root(anchor)
     if repo is None:
         raise ConfigError(
@@ -74,15 +74,54 @@ def find_scope(settings: Settings, uses_image: ImageUse) -> Scope:
     projects = []
     rebuild = False
     for file in settings.prefect_files:
-        project, image = _project_scope(repo, file, changeset, rules_for, uses_image)
+        project, image = _project_scope(
+            repo, file, settings.directory_of(file), changeset, rules_for, uses_image
+        )
         projects.append(project)
         rebuild = rebuild or image
+    warnings = comparison.warnings
+    if settings.range.head == "HEAD":
+        chosen = {p.prefect_file: p.only or frozenset() for p in projects}
+        warnings += _uncommitted(repo, settings, comparison, chosen, rules_for, uses_image)
     return Scope(
         projects=tuple(projects),
         note=comparison.note,
-        warnings=comparison.warnings,
+        warnings=warnings,
         comparison=comparison,
         rebuild_image=rebuild,
+    )
+
+
+def _uncommitted(
+    repo: Path,
+    settings: Settings,
+    comparison: git.Comparison,
+    chosen: dict[Path, frozenset[int]],
+    rules_for: Callable[[dict[str, object]], chg.ChangeRules],
+    uses_image: ImageUse,
+) -> tuple[str, ...]:
+    """Edits not yet committed that would add deployments to the plan. Planned deployments
+    are read from the working tree, but which ones are planned is decided by the commits."""
+    edits = git.uncommitted(repo, comparison.head)
+    if not edits.changes:
+        return ()
+    reasons: list[str] = []
+    for file in settings.prefect_files:
+        part, _ = _project_scope(
+            repo, file, settings.directory_of(file), edits, rules_for, uses_image
+        )
+        left_out = set(part.reasons) - chosen.get(file, frozenset())
+        reasons += [r for index in left_out for r in part.reasons[index]]
+        reasons += list(part.removed)
+    named = sorted({c.path for c in edits.changes if any(c.path in r for r in reasons)})
+    if not named:
+        return ()
+    shown = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
+    base = comparison.base[:7] if comparison.base else "?"
+    return (
+        f"uncommitted changes to {shown} are left out: --base chooses the deployments "
+        f"to plan from the commits ({base}..{comparison.head[:7]}), and these edits affect "
+        "deployments those commits do not; commit them, or pass --all",
     )
 
 
@@ -109,13 +148,14 @@ def _globs(value: object) -> tuple[str, ...]:
 def _project_scope(
     repo: Path,
     prefect_file: Path,
+    directory: Path,
     changeset: git.ChangeSet,
     rules_for: Callable[[dict[str, object]], chg.ChangeRules],
     uses_image: ImageUse,
 ) -> tuple[ProjectScope, bool]:
     root = repo.resolve()
     file = prefect_file.resolve()
-    project_dir = file.parent
+    project_dir = directory.resolve()
     rel_file = file.relative_to(root).as_posix()
     rel_dir = project_dir.relative_to(root).as_posix()
     document = load_yaml(prefect_file, display_path(prefect_file))

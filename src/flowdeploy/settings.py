@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from flowdeploy import github
-from flowdeploy.api import TIMEOUT_ENV, Connection
+from flowdeploy import profiles as prof
+from flowdeploy.api import Connection
 from flowdeploy.errors import ConfigError, outside_repository
 from flowdeploy.masking import strip_userinfo, url_secrets
 
@@ -19,6 +20,10 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     prefect_files: tuple[Path, ...]
+    project_dir: Path | None = None
+    """Where the entrypoints of a single --prefect-file are resolved, as ``prefect deploy
+    --prefect-file`` resolves them: the directory it runs in (--project-dir). None: each
+    file's own folder (no --prefect-file, or a glob matching one file per project)."""
     names: tuple[str, ...] = ()
     everything: bool = False
     """--all: every deployment, whatever changed."""
@@ -41,15 +46,20 @@ class Settings(BaseModel):
     """None: not configured; ``connection`` says so when a server is needed."""
     api_key: str | None = None
     auth_string: str | None = None
+    prefect: prof.PrefectSettings = prof.PrefectSettings()
+    """The PREFECT_* variables as read: the environment, then the active Prefect profile."""
     environ: dict[str, str] = {}
+
+    def directory_of(self, prefect_file: Path) -> Path:
+        """The project directory of one of ``prefect_files``: entrypoints, the default pull
+        step, the image's build context and change detection are relative to it."""
+        return self.project_dir or prefect_file.parent
 
     @property
     def connection(self) -> Connection:
         if not self.api_url:
-            raise _no_api_url()
-        return Connection(
-            self.api_url, self.api_key, self.auth_string, self.environ.get(TIMEOUT_ENV)
-        )
+            raise _no_api_url(self.prefect)
+        return _connection(self.api_url, self.api_key, self.auth_string, self.prefect)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -58,34 +68,48 @@ class Settings(BaseModel):
         return given + url_secrets(self.api_url)
 
 
-def _no_api_url() -> ConfigError:
+def _no_api_url(prefect: prof.PrefectSettings) -> ConfigError:
     return ConfigError(
         "PREFECT_API_URL is not set",
-        why="flowdeploy needs the Prefect API to read and register deployments",
+        why="flowdeploy needs the Prefect API to read and register deployments; "
+        + prefect.lacks(prof.API_URL),
         fix="export PREFECT_API_URL=http://127.0.0.1:4200/api (self-hosted) or your "
-        "Prefect Cloud workspace URL, with PREFECT_API_KEY",
+        "Prefect Cloud workspace URL, with PREFECT_API_KEY; or keep them in your Prefect "
+        "profile (prefect config set PREFECT_API_URL=..., or prefect cloud login)",
     )
 
 
 def connection_from_env(environ: Mapping[str, str]) -> Connection:
-    url = _api_url(environ)
+    prefect = prof.prefect_settings(environ)
+    url = _api_url(prefect)
     if url is None:
-        raise _no_api_url()
+        raise _no_api_url(prefect)
+    return _connection(url, prefect.get(prof.API_KEY), prefect.get(prof.AUTH_STRING), prefect)
+
+
+def _connection(
+    url: str, key: str | None, auth_string: str | None, prefect: prof.PrefectSettings
+) -> Connection:
+    origins = tuple((v, prefect.origin(v)) for v in prof.VARIABLES if prefect.origin(v))
     return Connection(
         url,
-        environ.get("PREFECT_API_KEY") or None,
-        environ.get("PREFECT_API_AUTH_STRING") or None,
-        environ.get(TIMEOUT_ENV),
+        key,
+        auth_string,
+        prefect.get(prof.REQUEST_TIMEOUT),
+        ui=prefect.get(prof.UI_URL),
+        origins=origins,
     )
 
 
-def _api_url(environ: Mapping[str, str]) -> str | None:
-    url = environ.get("PREFECT_API_URL", "").strip()
+def _api_url(prefect: prof.PrefectSettings) -> str | None:
+    url = (prefect.get(prof.API_URL) or "").strip()
     if not url:
         return None
     if not url.startswith(("http://", "https://")):
+        origin = prefect.origin(prof.API_URL)
         raise ConfigError(
             f"PREFECT_API_URL {strip_userinfo(url)!r} is not an http(s) URL",
+            why=f"it comes {origin}" if origin else "",
             fix="use e.g. http://127.0.0.1:4200/api",
         )
     return url
@@ -182,6 +206,7 @@ def load_settings(
             fix="drop one of them",
         )
     files = prefect_files(project_dir, prefect_file)
+    prefect = prof.prefect_settings(environ)
     event_name = environ.get("GITHUB_EVENT_NAME") or None
     event: dict[str, Any] | None = None
     if event_name and not base and not all_ and environ.get("GITHUB_EVENT_PATH"):
@@ -195,8 +220,10 @@ def load_settings(
             event=event,
             sha=environ.get("GITHUB_SHA") or None,
         )
+    explicit = prefect_file and not glob.has_magic(prefect_file)
     return Settings(
         prefect_files=files,
+        project_dir=Path(project_dir or ".") if explicit else None,
         names=names,
         everything=all_,
         image=image,
@@ -209,8 +236,9 @@ def load_settings(
         prune=prune,
         range=request,
         workflow=_workflow_path(environ),
-        api_url=_api_url(environ),
-        api_key=environ.get("PREFECT_API_KEY") or None,
-        auth_string=environ.get("PREFECT_API_AUTH_STRING") or None,
+        api_url=_api_url(prefect),
+        api_key=prefect.get(prof.API_KEY),
+        auth_string=prefect.get(prof.AUTH_STRING),
+        prefect=prefect,
         environ=dict(environ),
     )

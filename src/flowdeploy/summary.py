@@ -124,23 +124,27 @@ def _why(item: PlannedDeployment, result: RunResult) -> str:
         outcome = next((o for o in result.results.outcomes if o.name == item.name), None)
         if outcome is not None and outcome.status.value == "failed":
             return cell(outcome.detail)
-    return cell("\n".join(item.reasons)) or "—"
+    lines = [*(f"cannot apply: {p}" for p in item.problems), *item.reasons]
+    return cell("\n".join(lines)) or "—"
 
 
 def deployment_table(items: Sequence[PlannedDeployment], result: RunResult) -> list[str]:
+    """One row per deployment; the column of links only when there is a UI to open."""
+    links = result.ui_url is not None
     rows = [
-        "| Deployment | Action | Why | Schedule | Work pool | Prefect |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| Deployment | Action | Why | Schedule | Work pool |" + (" Prefect |" if links else ""),
+        "| --- | --- | --- | --- | --- |" + (" --- |" if links else ""),
     ]
     for item in items:
         dep = item.spec.deployment if item.spec else None
         action = _action(item, result)
         schedule = schedules_in_words(dep.schedules or []) if dep else "—"
         pool = dep.work_pool_name if dep and dep.work_pool_name else "—"
-        rows.append(
+        row = (
             f"| {code(item.name)} | {ICON.get(action, '')} {action} | {_why(item, result)} "
-            f"| {cell(schedule)} | {cell(pool)} | {_link(item, result)} |"
+            f"| {cell(schedule)} | {cell(pool)} |"
         )
+        rows.append(row + (f" {_link(item, result)} |" if links else ""))
     return rows
 
 
@@ -181,8 +185,9 @@ def _header(result: RunResult, context: SummaryContext, title: str) -> list[str]
         )
     if not result.images and result.plan is not None:
         lines.append("- Image: not needed")
-    if result.note:
-        lines += ["", f"_{cell(result.note)}_"]
+    note = report.selection(result)
+    if note:
+        lines += ["", f"_{cell(note)}_"]
     return [*lines, ""]
 
 
@@ -199,7 +204,7 @@ def _body(result: RunResult) -> list[str]:
         if shown:
             lines += [*deployment_table(shown, result), ""]
         elif not quiet:
-            lines += ["No deployment is affected by this change.", ""]
+            lines += [cell(report.nothing_to_do(result)), ""]
         else:
             lines += ["Every affected deployment is up to date: nothing to write.", ""]
         if quiet:

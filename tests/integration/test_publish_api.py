@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import textwrap
 from pathlib import Path
 
 import httpx
@@ -136,3 +137,26 @@ def test_a_push_refused_by_the_registry_raises_with_its_message(
     assert "unauthorized" in info.value.why and info.value.step == "push"
     assert "nope-x" not in info.value.render()
     assert not clean_registry.manifest_exists("team/refused", "t1")
+
+
+def test_the_package_docstring_example_runs_as_written(project: Path) -> None:
+    """`help(flowdeploy)` shows an example; a reader who pastes it must get what it says."""
+    import flowdeploy
+
+    doc = flowdeploy.__doc__ or ""
+    code = doc.split("::\n", 1)[1]
+    create_work_pool(os.environ["PREFECT_API_URL"], "default-pool", "process")
+    namespace: dict[str, object] = {}
+    exec(compile(textwrap.dedent(code), "flowdeploy.__doc__", "exec"), namespace)
+
+    assert isinstance(namespace["deployment_id"], str)
+    ids = namespace["deployment_ids"]
+    assert isinstance(ids, list) and len(ids) == 2
+    with httpx.Client(base_url=os.environ["PREFECT_API_URL"] + "/") as client:
+        found = client.post("deployments/filter", json={}).json()
+    by_name = {d["name"]: d for d in found}
+    assert by_name["nightly"]["work_pool_name"] == "default-pool"
+    assert by_name["nightly"]["schedules"][0]["schedule"]["cron"] == "0 2 * * *"
+    for name in ("daily", "hourly"):
+        image = by_name[name]["job_variables"]["image"]
+        assert image.startswith("registry.example.com/team/flows:"), image

@@ -88,7 +88,28 @@ def _scrub(value: Any, deployment_id: str) -> Any:
     return value
 
 
+# Declared as sets by Prefect's trigger models: their order in the stored JSON depends on the
+# writing process (set iteration), so it carries no meaning.
+_TRIGGER_SETS = ("expect", "after", "for_each")
+
+
+def _trigger_sets(trigger: Any) -> Any:
+    if isinstance(trigger, list):
+        return [_trigger_sets(t) for t in trigger]
+    if not isinstance(trigger, dict):
+        return trigger
+    return {
+        key: sorted(value)
+        if key in _TRIGGER_SETS and isinstance(value, list)
+        else _trigger_sets(value)
+        if key == "triggers"
+        else value
+        for key, value in trigger.items()
+    }
+
+
 def _normalize_automation(automation: dict[str, Any], deployment_id: str) -> dict[str, Any]:
+    automation = {**automation, "trigger": _trigger_sets(automation.get("trigger"))}
     return {
         key: _scrub(automation.get(key), deployment_id)
         for key in (

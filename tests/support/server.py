@@ -22,7 +22,9 @@ the suite started even when pytest itself is killed.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -31,6 +33,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -93,15 +96,25 @@ def venv_bin(name: str) -> str:
 
 
 def isolated_env(base: Mapping[str, str] | None = None, **overrides: str) -> dict[str, str]:
-    """A copy of `base` (default os.environ) without PREFECT_* and CI version-info variables."""
+    """A copy of `base` (default os.environ) without PREFECT_* and CI version-info variables,
+    and with an empty PREFECT_HOME of its own unless one is given: Prefect and flowdeploy
+    read the user's ~/.prefect/profiles.toml otherwise (a developer's may name a server)."""
     source = os.environ if base is None else base
     env = {
         key: value
         for key, value in source.items()
         if not key.startswith(_CONTEXT_ENV_PREFIXES) and key not in _CONTEXT_ENV_NAMES
     }
+    env["PREFECT_HOME"] = _empty_prefect_home()
     env.update(overrides)
     return env
+
+
+@functools.cache
+def _empty_prefect_home() -> str:
+    home = tempfile.mkdtemp(prefix="flowdeploy-tests-prefect-home-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    return home
 
 
 def free_port() -> int:

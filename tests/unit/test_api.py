@@ -148,3 +148,177 @@ def test_ui_links() -> None:
     assert Connection("http://proxy.test/prefect").ui_url is None
     # Credentials in the URL never reach a link.
     assert Connection("https://bob:pw@prefect.example/api").ui_url == "https://prefect.example"
+
+
+# -- a server that is not there ------------------------------------------------------------
+
+
+def _refused(request: httpx.Request) -> httpx.Response:
+    # What httpx raises for a closed port: the OS's ECONNREFUSED as the cause.
+    try:
+        raise ConnectionRefusedError(111, "Connection refused")
+    except ConnectionRefusedError as cause:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request) from cause
+
+
+def test_a_refused_first_connection_fails_at_once_with_the_good_message() -> None:
+    """Before the server ever answered, a refused connection is a wrong URL or a stopped
+    server (Prefect 3.9.1's client does not retry it either): no backoff, no retry line."""
+    from flowdeploy.errors import EXIT_CONFIG, ConfigError
+
+    told: list[str] = []
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return _refused(request)
+
+    slept: list[float] = []
+    api = PrefectApi(
+        Connection("http://prefect.test/api"),
+        transport=httpx.MockTransport(handler),
+        sleep=slept.append,
+        on_retry=told.append,
+    )
+    with pytest.raises(ConfigError) as info:
+        api.check()
+    assert (calls, slept, told) == (1, [], [])
+    assert info.value.exit_code == EXIT_CONFIG
+    assert (
+        info.value.what
+        == "cannot reach the Prefect API at http://prefect.test/api to check its health"
+    )
+    assert "Connection refused" in info.value.why
+    assert "check PREFECT_API_URL and that the server is running" in info.value.fix
+
+
+def test_a_refused_connection_after_an_answer_is_a_restart_and_is_retried() -> None:
+    told: list[str] = []
+    answers = iter(["ok", "refused", "refused", "ok"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if next(answers) == "refused":
+            return _refused(request)
+        return httpx.Response(200, json={"id": "f"})
+
+    slept: list[float] = []
+    api = PrefectApi(
+        Connection("http://prefect.test/api"),
+        transport=httpx.MockTransport(handler),
+        sleep=slept.append,
+        on_retry=told.append,
+    )
+    api.upsert_flow("a")
+    assert api.upsert_flow("b") == "f"
+    assert len(slept) == 2
+    # Said at the first retry, with what, why and when.
+    assert told[0].startswith("register flow 'b': cannot connect ([Errno 111] Connection refused)")
+    assert "next attempt (2 of 11)" in told[0]
+
+
+def test_the_first_retry_of_a_503_is_said_at_once() -> None:
+    told: list[str] = []
+    answers = iter([503, 503, 200])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = next(answers)
+        return httpx.Response(200, json=True) if status == 200 else httpx.Response(503)
+
+    def sleep(seconds: float) -> None:
+        # Each wait, the first one too, is announced before it begins.
+        assert len(told) == len(slept) + 1, "a wait began before it was announced"
+        slept.append(seconds)
+
+    slept: list[float] = []
+    api = PrefectApi(
+        Connection("http://prefect.test/api"),
+        transport=httpx.MockTransport(handler),
+        sleep=sleep,
+        on_retry=told.append,
+    )
+    api.check()
+    assert [t.split(";")[0] for t in told] == ["check its health: HTTP 503"] * 2
+
+
+def test_messages_name_where_a_value_came_from() -> None:
+    where = "from profile 'cloud' in /home/u/.prefect/profiles.toml"
+    connection = Connection(
+        "http://prefect.test/api",
+        api_key="pnu_x",
+        origins=(("PREFECT_API_URL", where), ("PREFECT_API_KEY", where)),
+    )
+    assert connection.named("PREFECT_API_URL") == f"PREFECT_API_URL ({where})"
+    assert Connection("http://x/api").named("PREFECT_API_URL") == "PREFECT_API_URL"
+    api = PrefectApi(connection, transport=httpx.MockTransport(_refused))
+    from flowdeploy.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        api.check()
+    assert f"check PREFECT_API_URL ({where})" in info.value.fix
+    api = PrefectApi(connection, transport=httpx.MockTransport(lambda r: httpx.Response(401)))
+    with pytest.raises(ConfigError) as info:
+        api.check()
+    assert f"check PREFECT_API_KEY ({where})" in info.value.fix
+
+
+# -- is there a UI to link to --------------------------------------------------------------
+
+
+def _ui(handler, api_url: str = "http://prefect.test/api", **kw):  # type: ignore[no-untyped-def]
+    seen: list[str] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        result: httpx.Response = handler(request)
+        return result
+
+    api = PrefectApi(Connection(api_url, **kw), transport=httpx.MockTransport(record))
+    return api.serves_ui(), seen
+
+
+@pytest.mark.parametrize(
+    ("answer", "served"),
+    [
+        # Prefect 3.9.1 with its UI, and with PREFECT_UI_ENABLED=false (checked on a server).
+        ({"available_uis": ["v1", "v2"], "v1_base_url": "/"}, True),
+        ({"available_uis": [], "v1_base_url": None}, False),
+        ({"api_url": "http://x/api", "csrf_enabled": False}, True),  # older: always served
+    ],
+)
+def test_the_server_says_whether_it_serves_its_ui(answer: object, served: bool) -> None:
+    found, seen = _ui(lambda r: httpx.Response(200, json=answer))
+    assert found is served
+    assert seen == ["http://prefect.test/ui-settings"]
+
+
+def test_no_ui_route_is_no_ui_and_a_failure_is_unknown() -> None:
+    assert _ui(lambda r: httpx.Response(404))[0] is False
+    assert _ui(lambda r: httpx.Response(500))[0] is None
+    assert _ui(lambda r: httpx.Response(200, text="<html>"))[0] is None
+    assert _ui(_refused)[0] is None
+
+
+def test_cloud_a_given_ui_url_and_no_root_need_no_request() -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("no request expected")
+
+    cloud = "https://api.prefect.cloud/api/accounts/a/workspaces/w"
+    assert _ui(fail, cloud) == (True, [])
+    assert _ui(fail, ui="https://ui.example/") == (True, [])
+    assert _ui(fail, "http://proxy.test/prefect") == (False, [])
+    assert Connection("http://x/api", ui="https://u:p@ui.example/").ui_url == "https://ui.example"
+
+
+def test_the_health_is_checked_once_per_client() -> None:
+    """The CLI checks before it loads the engine; the run's own check asks nothing again."""
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(200, json=True)
+
+    api, _ = make(handler)
+    api.check()
+    api.check()
+    assert calls == ["/api/health"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -10,8 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from flowdeploy import cli
 from flowdeploy.cli import main
+from flowdeploy.plan import Action, Plan, PlannedDeployment
+from flowdeploy.run import RunResult
 
 
 def _json_run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
@@ -37,12 +42,15 @@ def test_missing_api_url_is_a_json_error_with_a_fix(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_PROFILES_PATH", raising=False)
     monkeypatch.delenv("GITHUB_EVENT_NAME", raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))  # no profiles file
     (tmp_path / "prefect.yaml").write_text("deployments: []\n")
     code, doc = _json_run(capsys, "plan", "--project-dir", str(tmp_path), "--format", "json")
     assert code == 2
     [error] = doc["errors"]  # type: ignore[misc]
     assert error["message"] == "PREFECT_API_URL is not set" and "export" in error["fix"]
+    assert str(tmp_path / "prefect-home" / "profiles.toml") in error["why"]
 
 
 class _Refusing(BaseHTTPRequestHandler):
@@ -94,3 +102,100 @@ def test_public_names_resolve_to_the_api_whatever_was_imported_first() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "True", "DeploymentImage"]
+
+
+# -- --version -------------------------------------------------------------------------------
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"flowdeploy {version('flowdeploy')}\n"
+
+
+def test_version_does_not_import_the_engine() -> None:
+    """Start-up is measured: --version must not pay for docker, git or rich's progress."""
+    code = (
+        "import sys\n"
+        "from flowdeploy.cli import main\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('docker', 'git', 'rich.progress', 'httpx', 'pydantic', 'flowdeploy.run')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    printed, imported = done.stdout.splitlines()
+    assert printed.startswith("flowdeploy ") and imported == "[]"
+
+
+def test_the_console_script_has_version() -> None:
+    script = Path(sys.executable).with_name("flowdeploy")
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("flowdeploy ") and done.stderr == ""
+
+
+# -- colours ---------------------------------------------------------------------------------
+
+
+def _render_plan(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
+    plan = Plan(items=(PlannedDeployment(name="etl/a", action=Action.CREATE),))
+    output = cli._Output(Console(stderr=True), github=False, fmt="text")
+    assert cli._render(RunResult(command="plan", plan=plan), "text", output) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("environ", "coloured"),
+    [
+        ({}, False),  # captured: not a terminal
+        ({"FORCE_COLOR": "1"}, True),  # as on a terminal
+        ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+    ],
+)
+def test_text_is_coloured_on_a_terminal_unless_no_color(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    environ: dict[str, str],
+    coloured: bool,
+) -> None:
+    for name in ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    out = _render_plan(monkeypatch, capsys)
+    assert "create" in out
+    assert ("\x1b[" in out) is coloured
+    if coloured:
+        assert "\x1b[32mcreate" in out
+
+
+def test_a_stopped_server_is_said_without_loading_the_engine(tmp_path: Path) -> None:
+    """The refused connection is the first thing a new user meets: it is said before docker,
+    git's history code and the pipeline are imported (most of a second)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (tmp_path / "prefect.yaml").write_text("deployments: []\n")
+    code = (
+        "import sys\n"
+        "from flowdeploy.cli import main\n"
+        f"code = main(['plan', '--all', '--project-dir', {str(tmp_path)!r}])\n"
+        "heavy = ('docker', 'flowdeploy.pipeline', 'flowdeploy.run', 'flowdeploy.action')\n"
+        "print(code, [m for m in heavy if m in sys.modules])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "GITHUB_"))}
+    env.update(PREFECT_API_URL=f"http://127.0.0.1:{port}/api", PREFECT_HOME=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout == "2 []\n"
+    assert done.stderr.startswith(
+        f"error: cannot reach the Prefect API at http://127.0.0.1:{port}/api to check its health"
+    )

@@ -130,3 +130,49 @@ def test_compound_and_sequence_triggers_send_within_null_when_not_given() -> Non
         body = automation_body(spec, "dep-id")
         assert body["trigger"]["within"] is None
         assert body["trigger"]["triggers"][0]["posture"] == "Reactive"
+
+
+def test_trigger_set_fields_compare_in_any_order_at_any_depth() -> None:
+    from flowdeploy.runner import automation_body
+
+    inner = {"type": "event", "expect": ["b", "a", "a"], "after": ["y", "x"]}
+    trigger = {
+        "name": "daily__automation_1",
+        "type": "compound",
+        "require": "all",
+        "triggers": [inner],
+    }
+    s = spec(triggers=[trigger])
+    automation = automation_body(trigger, "dep-1")
+    served = automation["trigger"]["triggers"][0]
+    served.update(expect=["a", "b"], after=["x", "y"])
+    plan = make_plan([s], [stored(s.deployment)], {"flow-1": "etl"}, [automation])
+    assert plan.items[0].action is Action.UNCHANGED, plan.items[0].changes
+
+    served["expect"] = ["a", "c"]
+    plan = make_plan([s], [stored(s.deployment)], {"flow-1": "etl"}, [automation])
+    assert list(plan.items[0].changes) == ["triggers"]
+
+
+def test_a_derived_version_alone_causes_no_write() -> None:
+    derived = spec(version="abc12345").model_copy(update={"version_derived": True})
+    current = stored(derived.deployment, version="0ld0ld00")
+    plan = make_plan([derived], [current], {"flow-1": "etl"}, [])
+    assert plan.items[0].action is Action.UNCHANGED
+
+    # With a real change, the version is written along with it.
+    current = stored(derived.deployment, version="0ld0ld00", tags=["old"])
+    plan = make_plan([derived], [current], {"flow-1": "etl"}, [])
+    assert set(plan.items[0].changes) == {"tags", "version"}
+
+    explicit = spec(version="1.1")
+    plan = make_plan(
+        [explicit], [stored(explicit.deployment, version="1.0")], {"flow-1": "etl"}, []
+    )
+    assert list(plan.items[0].changes) == ["version"]
+
+
+def test_problems_mark_the_planned_deployment() -> None:
+    plan = make_plan([spec(), spec(name="other")], [], {}, [])
+    marked = plan.with_problems({"etl/other": ("work pool 'pool' does not exist",)})
+    assert [i.problems for i in marked.items] == [(), ("work pool 'pool' does not exist",)]

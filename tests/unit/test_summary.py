@@ -191,3 +191,62 @@ def test_a_huge_plan_fits_the_comment_limit(count: int) -> None:
     assert "truncated" in text and "actions/runs/4242" in text.split("truncated", 1)[1]
     # The summary has room for all of them.
     assert "deployment-04999" in job_summary(result, CONTEXT)
+
+
+# -- links only to a UI that exists; next steps only after a change ---------------------------
+
+
+def test_no_link_column_when_the_server_has_no_ui() -> None:
+    result = RunResult(command="plan", settings=settings(), plan=plan(), ui_served=False)
+    text = job_summary(result, CONTEXT)
+    assert "deployments/deployment" not in text
+    assert "| Deployment | Action | Why | Schedule | Work pool |\n" in text
+    # The same table as with a UI, less the last column.
+    with_ui = job_summary(result.model_copy(update={"ui_served": True}), CONTEXT)
+    assert "| Work pool | Prefect |" in with_ui
+
+
+def test_next_steps_only_for_what_changed() -> None:
+    unchanged = Results(
+        outcomes=(
+            Outcome(
+                name="etl/weekly",
+                status=Status.UNCHANGED,
+                deployment_id="9f00-weekly",
+                work_pool_name="process-pool",
+            ),
+        )
+    )
+    weekly = Plan(items=(plan().items[2],))
+    push = CONTEXT.model_copy(update={"event_name": "push", "pr_number": None})
+    result = RunResult(command="apply", settings=settings(), plan=weekly, results=unchanged)
+    text = job_summary(result, push)
+    assert "Next steps" not in text and "prefect worker start" not in text
+    created = Results(
+        outcomes=(
+            *unchanged.outcomes,
+            Outcome(
+                name="etl/nightly",
+                status=Status.CREATED,
+                deployment_id="1a2b",
+                work_pool_name="docker-pool",
+            ),
+        )
+    )
+    result = result.model_copy(update={"results": created, "ui_served": False})
+    text = job_summary(result, push)
+    assert "prefect worker start --pool 'docker-pool'" in text
+    assert "process-pool'" not in text.split("Next steps", 1)[1]
+    assert "View it in the UI" not in text
+
+
+def test_the_header_says_what_was_selected_and_why_nothing_is_planned() -> None:
+    from flowdeploy.scope import Scope
+
+    names = settings().model_copy(update={"names": ("etl/*",)})
+    result = RunResult(
+        command="plan", settings=names, scope=Scope(projects=()), plan=Plan(items=())
+    )
+    text = job_summary(result, CONTEXT)
+    assert "_deployments matching etl/*_" in text
+    assert "Nothing to do: no deployment matches etl/*." in text

@@ -20,6 +20,7 @@ from flowdeploy.errors import (
     DeploymentApplyError,
     FlowdeployError,
 )
+from flowdeploy.flows import FlowReader
 from flowdeploy.git import checkout, export_tree, inferred_version, repo_root
 from flowdeploy.image import (
     Engine,
@@ -42,6 +43,7 @@ from flowdeploy.plan import (
     make_plan,
 )
 from flowdeploy.project import DeploymentSpec, Lookups, Project, load_project
+from flowdeploy.roots import Locators
 from flowdeploy.runner import Deployment
 from flowdeploy.scope import ProjectScope, Scope, find_scope
 from flowdeploy.settings import Settings, connection_from_env
@@ -200,7 +202,10 @@ def read_plan(settings: Settings, api: PrefectApi) -> Reading:
     """Everything before the first write: read, resolve, validate, compare."""
     api.check()
     pools = PoolCache(api)
-    scope = find_scope(settings, _image_use(pools, bool(settings.image or settings.image_name)))
+    locators = Locators()
+    scope = find_scope(
+        settings, _image_use(pools, bool(settings.image or settings.image_name)), locators
+    )
     projects: list[Project] = []
     reasons: dict[str, tuple[str, ...]] = {}
     removed: dict[str, str] = {}
@@ -213,7 +218,7 @@ def read_plan(settings: Settings, api: PrefectApi) -> Reading:
         empty += _no_deployments(part)
         build = _image_spec(settings, part)
         reference = settings.image or (build.reference if build else None)
-        project = _load(settings, part, lookups, reference)
+        project = _load(settings, part, lookups, reference, locators)
         projects.append(project)
         given = [_image_for(s, pools, reference) for s in project.specs]
         if reference:
@@ -310,7 +315,8 @@ def read_offline(settings: Settings) -> Reading:
 
     Variables and blocks stay placeholders, and work pools are not checked.
     """
-    scope = find_scope(settings, lambda entry: entry.builds_image)
+    locators = Locators()
+    scope = find_scope(settings, lambda entry: entry.builds_image, locators)
     lookups = OfflineLookups()
     projects: list[Project] = []
     jobs: list[ImageJob] = []
@@ -325,7 +331,7 @@ def read_offline(settings: Settings) -> Reading:
         reference = references[part.prefect_file] = settings.image or (
             build.reference if build else None
         )
-        project = _load(settings, part, lookups, reference)
+        project = _load(settings, part, lookups, reference, locators)
         projects.append(project)
         if reference:
             used = any(s.uses_image for s in project.specs)
@@ -499,12 +505,20 @@ def publish_images(
     return done
 
 
-def _load(settings: Settings, part: ProjectScope, lookups: Lookups, image: str | None) -> Project:
+def _load(
+    settings: Settings,
+    part: ProjectScope,
+    lookups: Lookups,
+    image: str | None,
+    locators: Locators,
+) -> Project:
     file = part.prefect_file
+    repo = repo_root(file.parent) or file.parent
     return load_project(
         file,
         root=settings.directory_of(file),
-        repo_root=repo_root(file.parent) or file.parent,
+        repo_root=repo,
+        reader=FlowReader(settings.directory_of(file), repo, locator=locators(repo)),
         lookups=lookups,
         environ=settings.environ,
         names=settings.names,

@@ -560,3 +560,17 @@ class PackageLocator:
 
 def _importable(name: str) -> bool:
     return name.isidentifier() and not keyword.iskeyword(name) and name != "__init__"
+
+
+class Locators:
+    """One :class:`PackageLocator` per repository for the length of a run, so the scope, the
+    loader and the base-commit reading share a single walk."""
+
+    def __init__(self) -> None:
+        self._found: dict[Path, PackageLocator] = {}
+
+    def __call__(self, repo_root: Path) -> PackageLocator:
+        key = repo_root.resolve()
+        if key not in self._found:
+            self._found[key] = PackageLocator(key)
+        return self._found[key]

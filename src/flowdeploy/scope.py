@@ -17,6 +17,7 @@ from flowdeploy import git
 from flowdeploy.errors import ConfigError, FlowdeployError
 from flowdeploy.flows import FlowReader
 from flowdeploy.imports import ImportGraph
+from flowdeploy.roots import Locators
 from flowdeploy.settings import Settings
 from flowdeploy.yamlfile import YamlDocument, display_path, load_yaml, safe_data
 
@@ -53,8 +54,10 @@ def everything(settings: Settings, note: str = "every deployment") -> Scope:
     )
 
 
-def find_scope(settings: Settings, uses_image: ImageUse) -> Scope:
-    """The deployments to plan. ``uses_image`` says which entries run on the project image."""
+def find_scope(settings: Settings, uses_image: ImageUse, locators: Locators | None = None) -> Scope:
+    """The deployments to plan. ``uses_image`` says which entries run on the project image;
+    ``locators`` finds undeclared packages (shared with the loader: one walk per run)."""
+    locators = locators or Locators()
     if settings.range is None:
         return everything(settings)
     anchor = settings.directory_of(settings.prefect_files[0])
@@ -75,14 +78,16 @@ def find_scope(settings: Settings, uses_image: ImageUse) -> Scope:
     rebuild = False
     for file in settings.prefect_files:
         project, image = _project_scope(
-            repo, file, settings.directory_of(file), changeset, rules_for, uses_image
+            repo, file, settings.directory_of(file), changeset, rules_for, uses_image, locators
         )
         projects.append(project)
         rebuild = rebuild or image
     warnings = comparison.warnings
     if settings.range.head == "HEAD":
         chosen = {p.prefect_file: p.only or frozenset() for p in projects}
-        warnings += _uncommitted(repo, settings, comparison, chosen, rules_for, uses_image)
+        warnings += _uncommitted(
+            repo, settings, comparison, chosen, rules_for, uses_image, locators
+        )
     return Scope(
         projects=tuple(projects),
         note=comparison.note,
@@ -99,6 +104,7 @@ def _uncommitted(
     chosen: dict[Path, frozenset[int]],
     rules_for: Callable[[dict[str, object]], chg.ChangeRules],
     uses_image: ImageUse,
+    locators: Locators,
 ) -> tuple[str, ...]:
     """Edits not yet committed that would add deployments to the plan. Planned deployments
     are read from the working tree, but which ones are planned is decided by the commits."""
@@ -108,7 +114,7 @@ def _uncommitted(
     reasons: list[str] = []
     for file in settings.prefect_files:
         part, _ = _project_scope(
-            repo, file, settings.directory_of(file), edits, rules_for, uses_image
+            repo, file, settings.directory_of(file), edits, rules_for, uses_image, locators
         )
         left_out = set(part.reasons) - chosen.get(file, frozenset())
         reasons += [r for index in left_out for r in part.reasons[index]]
@@ -152,6 +158,7 @@ def _project_scope(
     changeset: git.ChangeSet,
     rules_for: Callable[[dict[str, object]], chg.ChangeRules],
     uses_image: ImageUse,
+    locators: Locators,
 ) -> tuple[ProjectScope, bool]:
     root = repo.resolve()
     file = prefect_file.resolve()
@@ -167,7 +174,7 @@ def _project_scope(
     else:
         base = head
     own = head_data.get(chg.OWN_KEY) if isinstance(head_data, dict) else None
-    graph = ImportGraph(project_dir, root)
+    graph = ImportGraph(project_dir, root, locator=locators(root))
     found = chg.affected(
         head,
         base,

@@ -34,6 +34,7 @@ class DeploymentSpec(BaseModel):
     uses_image: bool = False
     index: int | None = None
     """Position of the entry in the file's ``deployments`` list."""
+
     def where_of(self, *keys: str | int) -> Location | None:
         """The line of the key at ``keys`` (relative to the entry), else of its nearest
         parent that has one, else the entry's own line."""

@@ -256,7 +256,9 @@ def _interval_text(value: Any, anchor: Any, zone: str | None) -> str:
         return f"interval {short_value(value)}"
     if not math.isfinite(seconds) or seconds <= 0:
         return f"interval {short_value(value)}"
-    text = f"every {_duration(seconds)}"
+    duration = _duration(seconds)
+    single = duration.startswith("1 ") and " " not in duration[2:]
+    text = f"every {duration[2:] if single else duration}"  # "every hour", not "every 1 hour"
     if anchor:
         text += _anchor_text(anchor, seconds, zone)
     return text

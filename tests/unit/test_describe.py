@@ -163,7 +163,7 @@ def test_cron_falls_back_rather_than_guess(schedule: dict[str, Any], words: str)
         ({"cron": "0 2 * * *", "active": "yes"}, "every day at 02:00"),
         (
             wrapped({"interval": 60.0, "timezone": "UTC"}, active=False),
-            "every 1 minute UTC (paused)",
+            "every minute UTC (paused)",
         ),
         (wrapped({"rrule": "FREQ=DAILY;COUNT=5"}, False), "rrule `FREQ=DAILY;COUNT=5` (paused)"),
         # not a schedule Prefect would accept: shown as it is
@@ -180,27 +180,27 @@ def test_built_schedules_read_the_same_as_their_entries() -> None:
     built = sched.build_schedule(entry)
     assert schedule_in_words(built) == schedule_in_words(entry)
     assert schedule_in_words(built) == "at 06:00 on Monday to Friday America/New_York (paused)"
-    assert schedule_in_words(sched.build_schedule({"interval": "PT1H"})) == "every 1 hour UTC"
+    assert schedule_in_words(sched.build_schedule({"interval": "PT1H"})) == "every hour UTC"
 
 
 @pytest.mark.parametrize(
     ("schedule", "words"),
     [
-        ({"interval": 3600.0, "timezone": "UTC"}, "every 1 hour UTC"),
+        ({"interval": 3600.0, "timezone": "UTC"}, "every hour UTC"),
         ({"interval": 1800}, "every 30 minutes"),
         ({"interval": 93600.0}, "every 1 day 2 hours"),
         ({"interval": 90}, "every 90 seconds"),
         ({"interval": 150}, "every 150 seconds"),
-        ({"interval": 1}, "every 1 second"),
-        ({"interval": 60}, "every 1 minute"),
+        ({"interval": 1}, "every second"),
+        ({"interval": 60}, "every minute"),
         ({"interval": 5400}, "every 1 hour 30 minutes"),
         ({"interval": 3661}, "every 1 hour 1 minute 1 second"),
-        ({"interval": 86400}, "every 1 day"),
+        ({"interval": 86400}, "every day"),
         ({"interval": 172800}, "every 2 days"),
         ({"interval": 604800}, "every 7 days"),
         ({"interval": 0.5}, "every 0.5 seconds"),
         ({"interval": 90.5}, "every 90.5 seconds"),
-        ({"interval": "PT1H"}, "every 1 hour"),
+        ({"interval": "PT1H"}, "every hour"),
         ({"interval": "01:30:00"}, "every 1 hour 30 minutes"),
         ({"interval": timedelta(minutes=5)}, "every 5 minutes"),
         ({"interval": "soon"}, 'interval "soon"'),
@@ -224,7 +224,7 @@ def test_interval_in_words(schedule: dict[str, Any], words: str) -> None:
                 "anchor_date": "2024-01-01T01:00:00Z",
                 "timezone": "Europe/Berlin",
             },
-            "every 1 day from 2024-01-01 02:00 Europe/Berlin",
+            "every day from 2024-01-01 02:00 Europe/Berlin",
         ),
         # midnight where the schedule lives: every day is every day
         (
@@ -233,11 +233,11 @@ def test_interval_in_words(schedule: dict[str, Any], words: str) -> None:
                 "anchor_date": "2023-12-31T23:00:00Z",
                 "timezone": "Europe/Berlin",
             },
-            "every 1 day Europe/Berlin",
+            "every day Europe/Berlin",
         ),
         (
             {"interval": 3600.0, "anchor_date": "2024-01-01T00:00:00Z", "timezone": "UTC"},
-            "every 1 hour UTC",
+            "every hour UTC",
         ),
         (
             {"interval": 900.0, "anchor_date": "2024-06-01T10:45:00+00:00", "timezone": "UTC"},
@@ -245,20 +245,20 @@ def test_interval_in_words(schedule: dict[str, Any], words: str) -> None:
         ),
         (
             {"interval": 60, "anchor_date": "2024-01-01T00:00:00Z", "timezone": "America/New_York"},
-            "every 1 minute America/New_York",
+            "every minute America/New_York",
         ),
         # off the clock boundary: the anchor matters
         (
             {"interval": 3600.0, "anchor_date": "2024-01-01T00:30:00Z", "timezone": "UTC"},
-            "every 1 hour from 2024-01-01 00:30 UTC",
+            "every hour from 2024-01-01 00:30 UTC",
         ),
         (
             {"interval": 3600.0, "anchor_date": "2026-11-24T13:58:00.224373Z", "timezone": "UTC"},
-            "every 1 hour from 2026-11-24 13:58:00 UTC",
+            "every hour from 2026-11-24 13:58:00 UTC",
         ),
         (
             {"interval": 3600.0, "anchor_date": "2024-01-01T00:30:15Z", "timezone": "UTC"},
-            "every 1 hour from 2024-01-01 00:30:15 UTC",
+            "every hour from 2024-01-01 00:30:15 UTC",
         ),
         # longer than a day: the anchor says which days
         (
@@ -273,15 +273,15 @@ def test_interval_in_words(schedule: dict[str, Any], words: str) -> None:
         # no timezone named: the anchor's own offset
         (
             {"interval": 3600, "anchor_date": "2026-11-24T13:58:00+02:00"},
-            "every 1 hour from 2026-11-24 13:58 +02:00",
+            "every hour from 2026-11-24 13:58 +02:00",
         ),
         (
             {"interval": 3600, "anchor_date": "2026-11-24T13:58:00-05:30"},
-            "every 1 hour from 2026-11-24 13:58 -05:30",
+            "every hour from 2026-11-24 13:58 -05:30",
         ),
         (
             {"interval": 3600, "anchor_date": "2024-01-01T00:30:00"},
-            "every 1 hour from 2024-01-01 00:30 UTC",
+            "every hour from 2024-01-01 00:30 UTC",
         ),
         (
             {
@@ -289,10 +289,10 @@ def test_interval_in_words(schedule: dict[str, Any], words: str) -> None:
                 "anchor_date": datetime(2024, 1, 1, 0, 30, tzinfo=timezone.utc),
                 "timezone": "UTC",
             },
-            "every 1 hour from 2024-01-01 00:30 UTC",
+            "every hour from 2024-01-01 00:30 UTC",
         ),
-        ({"interval": 3600, "anchor_date": "someday"}, "every 1 hour from someday"),
-        ({"interval": 3600, "anchor_date": None}, "every 1 hour"),
+        ({"interval": 3600, "anchor_date": "someday"}, "every hour from someday"),
+        ({"interval": 3600, "anchor_date": None}, "every hour"),
     ],
 )
 def test_interval_anchor_only_when_it_matters(schedule: dict[str, Any], words: str) -> None:
@@ -440,7 +440,7 @@ def test_schedules_in_words() -> None:
                 wrapped({"rrule": "FREQ=WEEKLY;BYDAY=MO,WE", "timezone": "UTC"}),
             ]
         )
-        == "every day at 02:00 Europe/Berlin; every 1 hour UTC (paused); "
+        == "every day at 02:00 Europe/Berlin; every hour UTC (paused); "
         "at 00:00 on Monday and Wednesday UTC"
     )
 

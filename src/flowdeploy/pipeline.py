@@ -355,7 +355,9 @@ def read_offline(settings: Settings) -> Reading:
     else:
         before = _specs_at(settings, base, references, lookups, warnings)
     plan = compare_specs(specs, before, reasons=reasons, removed=removed)
-    scope = scope.model_copy(update={"warnings": tuple(warnings)})
+    scope = scope.model_copy(
+        update={"warnings": tuple(warnings), "rebuild_image": scope.rebuild_image and bool(jobs)}
+    )
     jobs = [_check_image(job, settings) for job in jobs]
     return Reading(
         projects=tuple(projects), plan=plan, scope=scope, images=tuple(jobs), empty=tuple(empty)

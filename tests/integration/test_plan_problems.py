@@ -52,6 +52,7 @@ def test_a_missing_pool_is_one_error_and_the_plan_is_still_shown(
     plan = run_flowdeploy("plan", "--all", "--format", "json", cwd=repo, api_url=clean_api.api_url)
     assert plan.returncode == 2, completed(plan)
     document = json.loads(plan.stdout)
+    assert document["scope"]["rebuild_image"] is False, "the project has no image"
     problems = {d["name"]: d["problems"] for d in document["deployments"]}
     assert set(problems) == {"a/a-dep", "b/b-dep", "c/c-dep", "d/d-dep", "e/e-dep"}
     assert problems["c/c-dep"] == []

@@ -580,7 +580,7 @@ CASES = [
     Case(
         "unknown-work-pool",
         BASE.replace("name: demo-pool", "name: ghost-pool"),
-        "prefect.yaml:2",
+        "prefect.yaml:5",
         "work pool 'ghost-pool'",
     ),
     Case(

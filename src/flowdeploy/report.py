@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from flowdeploy.describe import CUT, MISSING, value_changes
 from flowdeploy.errors import ConfigWarning, FlowdeployError
 from flowdeploy.pipeline import ImageJob, Outcome, Results, Status
 from flowdeploy.plan import Action, Plan, PlannedDeployment
@@ -84,7 +85,17 @@ def _short(value: Any, limit: int = 60) -> str:
 
 
 def change_lines(item: PlannedDeployment) -> list[str]:
-    return [f"{field}: {_short(c.old)} → {_short(c.new)}" for field, c in item.changes.items()]
+    """One line per changed value, at its path (``job_variables.image: "a:1" → "a:2"``):
+    cutting two long mappings to their first characters would hide what differs."""
+    return [
+        f"… {new}" if path == CUT else f"{path}: {_side(old)} → {_side(new)}"
+        for field, c in item.changes.items()
+        for path, old, new in value_changes(c.old, c.new, path=field, limit=8)
+    ]
+
+
+def _side(value: Any) -> str:
+    return "(none)" if value is MISSING else _short(value)
 
 
 def _console(width: int | None = None, color: bool = False) -> tuple[Console, StringIO]:

@@ -183,9 +183,38 @@ def test_every_unresolved_placeholder_is_an_error(tmp_path: Path) -> None:
     assert whats == [
         "Prefect variable 'nope' does not exist",
         "environment variable MISSING_ENV is not set",
-        "step output {{ build.stdout }} cannot be resolved",
+        "placeholder {{ build.stdout }} is filled by nothing at deploy time",
     ]
     assert all(str(e.where) in ("prefect.yaml:4", "prefect.yaml:5") for e in errors_of(info.value))
+
+
+def test_a_run_time_placeholder_is_not_called_a_step_output(tmp_path: Path) -> None:
+    """Seen in a real repository: ``{{ flow_run.name }}`` in job variables, which prefect
+    deploy drops with a warning; the message says so instead of naming a step."""
+    with pytest.raises(ConfigError) as info:
+        project(
+            tmp_path,
+            """\
+            build:
+              - prefect.deployments.steps.run_shell_script: {id: get-sha, script: git rev-parse HEAD}
+            deployments:
+              - name: a
+                entrypoint: flows/etl.py:etl
+                version: "{{ get-sha.stdout }}"
+                work_pool:
+                  name: pool
+                  job_variables: {env: {TS_HOSTNAME: "{{ flow_run.name }}"}}
+            """,
+        )
+    by_what = {e.what: e for e in errors_of(info.value)}
+    assert set(by_what) == {
+        "step output {{ get-sha.stdout }} cannot be resolved",
+        "placeholder {{ flow_run.name }} is filled by nothing at deploy time",
+    }
+    run_time = by_what["placeholder {{ flow_run.name }} is filled by nothing at deploy time"]
+    assert "no build or push step has the id 'flow_run'" in run_time.why
+    assert "drop work_pool.job_variables.env.TS_HOSTNAME" in run_time.why
+    assert str(run_time.where) == "prefect.yaml:9"
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from flowdeploy.github import RangeRequest
 from flowdeploy.pipeline import Outcome, Results, Status
 from flowdeploy.plan import Action, FieldChange, Plan, PlannedDeployment
 from flowdeploy.report import (
+    details,
     next_steps,
     nothing_to_do,
     render_json,
@@ -50,10 +51,28 @@ def test_json_document_shape() -> None:
 
 def test_text_and_markdown_show_the_diff() -> None:
     text = render_plan_text(PLAN)
-    assert 'parameters: {"n": 1} → {"n": 2}' in text
+    assert "parameters.n: 1 → 2" in text
     assert "1 create, 1 update, 1 unchanged, 1 orphaned" in text
     md = render_markdown(PLAN)
     assert "| `etl/d` | orphaned | gone from the file |" in md
+
+
+def test_a_change_deep_in_a_mapping_is_shown_at_its_path() -> None:
+    """Seen on a real repository: two long job_variables cut to their first characters
+    looked identical; the line must name the value that changed."""
+    env = {"TS_AUTHKEY": "k", "LONG": "x" * 80}
+    item = PlannedDeployment(
+        name="etl/a",
+        action=Action.UPDATE,
+        changes={
+            "job_variables": FieldChange(
+                old={"cap_add": ["NET_ADMIN"], "env": env, "image": "app:1"},
+                new={"cap_add": ["NET_ADMIN"], "env": env, "image": "app:2", "cpu": 2},
+            )
+        },
+    )
+    lines = details(item)
+    assert lines == ["job_variables.cpu: (none) → 2", 'job_variables.image: "app:1" → "app:2"']
 
 
 def test_failed_status_and_detail_in_markdown() -> None:

@@ -60,8 +60,9 @@ def load_deployment(
     name, entrypoint = identity
     flow = _read_flow(ctx, entrypoint, *at, "entrypoint")
     resolved = _resolve(ctx, config, chosen, name, problems, *at)
+    ids = steps.step_ids(chosen.build.items + chosen.push.items)
     for problem in problems:
-        placeholders.report_unresolved(ctx, problem)
+        placeholders.report_unresolved(ctx, problem, ids)
     if len(ctx.errors) > errors_before or flow is None:
         return None
     deployment = _build(ctx, _fields(ctx, resolved, flow, name, entrypoint, *at), *at)

@@ -89,7 +89,11 @@ def check_single_braces(ctx: Context, value: Any, *path: str | int) -> None:
             check_single_braces(ctx, inner, *path, index)
 
 
-def report_unresolved(ctx: Context, problem: tpl.Unresolved) -> None:
+def report_unresolved(
+    ctx: Context, problem: tpl.Unresolved, step_ids: frozenset[str] = frozenset()
+) -> None:
+    """``step_ids``: the ids of the build and push steps, to tell a step's output from a
+    placeholder nothing fills at deploy time (``{{ flow_run.name }}``)."""
     name = problem.placeholder
     if problem.reason:
         ctx.error(
@@ -122,8 +126,18 @@ def report_unresolved(ctx: Context, problem: tpl.Unresolved) -> None:
             *problem.path,
             fix="create the block, or fix the type slug / name / field path",
         )
+    elif (step := name.strip("{} ").split(".")[0]) not in step_ids:
+        key = ".".join(str(k) for k in problem.path[2:])
+        ctx.error(
+            f"placeholder {name} is filled by nothing at deploy time",
+            *problem.path,
+            why=f"no build or push step has the id {step!r}, and deploying fills only step "
+            "outputs, {{ $ENV }}, prefect.variables and prefect.blocks; prefect deploy "
+            f"would drop {key or 'the key'} with a warning",
+            fix=f"delete {key or 'the key'}, or give it a literal value or one of those "
+            "placeholders",
+        )
     else:
-        step = name.strip("{} ").split(".")[0]
         ctx.error(
             f"step output {name} cannot be resolved",
             *problem.path,

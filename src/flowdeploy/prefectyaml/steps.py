@@ -179,6 +179,16 @@ def step_outputs(image: str | None, steps: list[dict[str, Any]]) -> dict[str, An
     return outputs
 
 
+def step_ids(steps: list[dict[str, Any]]) -> frozenset[str]:
+    """The ``id`` of every step that has one."""
+    return frozenset(
+        str(kwargs["id"])
+        for step in steps
+        for kwargs in step.values()
+        if isinstance(kwargs, dict) and kwargs.get("id")
+    )
+
+
 class _Unavailable(dict[str, Any]):
     """Outputs of a step flowdeploy does not run: every lookup misses."""
 

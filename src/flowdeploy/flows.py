@@ -109,13 +109,30 @@ class FlowReader:
         )
         self._analyzers: dict[int, Analyzer] = {}
         self._cache: dict[str, FlowInfo] = {}
+        self._failed: dict[str, ConfigError] = {}
 
     def read(self, entrypoint: str, where: Location | None = None) -> FlowInfo:
-        """The flow at ``entrypoint``; a :class:`ConfigError` says why there is none."""
+        """The flow at ``entrypoint``; a :class:`ConfigError` says why there is none.
+
+        Both are remembered per entrypoint: a failure found in the source is raised again as
+        the same object for every deployment that uses the entrypoint, so that it can be
+        reported once.
+        """
         cached = self._cache.get(entrypoint)
-        if cached is None:
+        if cached is not None:
+            return cached
+        failed = self._failed.get(entrypoint)
+        if failed is not None:
+            raise failed.with_traceback(None)
+        try:
             cached = self._read(entrypoint, where)
-            self._cache[entrypoint] = cached
+        except ConfigError as exc:
+            # An error placed at ``where`` (this deployment's line in prefect.yaml) would point
+            # the next deployment at the wrong line, so only errors in the source are kept.
+            if exc.where is not None and exc.where != where:
+                self._failed[entrypoint] = exc
+            raise
+        self._cache[entrypoint] = cached
         return cached
 
     # -- locating ------------------------------------------------------------------------------
@@ -223,9 +240,7 @@ class FlowReader:
         if isinstance(found, Definition) and isinstance(found.node, FuncDef):
             options = self._decorator_options(analyzer, found)
             if options is None:
-                raise _not_a_flow(
-                    entrypoint, found.module, found.node, self._is_task(analyzer, found)
-                )
+                raise self._not_a_flow(analyzer, entrypoint, found)
             return _FlowSource(found, (options,))
         if isinstance(found, Value):
             built = self._built_flow(analyzer, found.module, found.expr, set())
@@ -292,7 +307,7 @@ class FlowReader:
     ) -> _Options | None:
         """Options if ``expr`` is ``flow`` or ``flow(...)`` used as a decorator (no function)."""
         call = expr if isinstance(expr, ast.Call) else None
-        target = analyzer.target(module, _callee(expr))
+        target = _target_among(analyzer, module, _callee(expr), FLOW_DECORATORS)
         if isinstance(target, External) and target.qualname in FLOW_DECORATORS:
             if call is None:
                 return _Options(module, {})
@@ -322,7 +337,7 @@ class FlowReader:
         if decorator is not None and isinstance(func, ast.Call) and expr.args:
             function = self._function(analyzer, module, expr.args[0])
             return _FlowSource(function, (decorator,)) if function else None
-        target = analyzer.target(module, _callee(func))
+        target = _target_among(analyzer, module, _callee(func), FLOW_DECORATORS | FLOW_CLASSES)
         if isinstance(target, External) and target.qualname in FLOW_DECORATORS | FLOW_CLASSES:
             keywords = {k.arg: k.value for k in expr.keywords if k.arg}
             fn_expr = expr.args[0] if expr.args else keywords.pop("fn", keywords.pop("__fn", None))
@@ -351,14 +366,58 @@ class FlowReader:
             return found
         return None
 
-    def _is_task(self, analyzer: Analyzer, function: Definition) -> bool:
+    def _not_a_flow(self, analyzer: Analyzer, entrypoint: str, function: Definition) -> ConfigError:
         node = function.node
         assert isinstance(node, FuncDef)
-        for decorator in node.decorator_list:
-            target = analyzer.target(function.module, _callee(decorator))
-            if isinstance(target, External) and target.qualname in TASK_DECORATORS:
-                return True
-        return False
+        callees = [_callee(d) for d in node.decorator_list]
+        targets = [analyzer.target(function.module, c) for c in callees]
+        if any(isinstance(t, External) and t.qualname in TASK_DECORATORS for t in targets):
+            why = "it is a task (@task), not a flow"
+        elif not callees:
+            why = "it is not decorated with @flow"
+        else:
+            # Say what each decorator really is: "not decorated with @flow" is false for an
+            # ``@flow`` that is the repository's own function.
+            said = [
+                f"{ast.unparse(c)!r} is {self._shown(t)}"
+                for c, t in zip(callees, targets, strict=True)
+            ]
+            if len(said) == 1:
+                why = f"{said[0]}, not prefect.flow"
+            else:
+                why = "none of its decorators is prefect.flow: " + "; ".join(said)
+        return ConfigError(
+            f"function {node.name!r} of entrypoint {entrypoint!r} is not a flow",
+            why=why,
+            fix="decorate it with @flow (from prefect import flow)",
+            where=Location(function.module.path, node.lineno),
+        )
+
+    def _shown(self, found: Resolved) -> str:
+        """What a name resolved to, for a message: where it is defined, or what it is."""
+        if isinstance(found, Definition):
+            kind = {ast.ClassDef: "class", ast.AsyncFunctionDef: "async def"}.get(
+                type(found.node), "def"
+            )
+            return (
+                f"{self._relative(found.module.path)}:{found.node.lineno} {kind} {found.node.name}"
+            )
+        if isinstance(found, Value):
+            text = ast.unparse(found.expr)
+            text = text if len(text) <= 60 else text[:57] + "..."
+            return f"{self._relative(found.module.path)}:{found.line} {found.name} = {text}"
+        if isinstance(found, ModuleRef):
+            return f"module {found.module.name} ({self._relative(found.module.path)})"
+        if isinstance(found, Member):
+            return f"{found.owner.node.name}.{found.attr}"
+        if isinstance(found, External):
+            return found.qualname
+        return f"unresolved ({found.reason})"
+
+    def _relative(self, path: Path) -> str:
+        return str(
+            path.relative_to(self.repo_root) if path.is_relative_to(self.repo_root) else path
+        )
 
     # -- flow settings -------------------------------------------------------------------------
 
@@ -448,6 +507,24 @@ def _callee(expr: ast.expr) -> ast.expr:
     return expr.func if isinstance(expr, ast.Call) else expr
 
 
+def _target_among(
+    analyzer: Analyzer, module: Module, expr: ast.expr, names: frozenset[str]
+) -> Resolved:
+    """What ``expr`` refers to; one of ``names`` (Prefect's) if any branch may bind it so.
+
+    Source alone cannot tell which branch of ``if SKIP_PREFECT: def flow... else: from prefect
+    import flow`` (or of a ``try``/``except ImportError``) runs. Under ``prefect deploy``, which
+    imports the flow, the Prefect one does: a module whose flow is the other would not deploy.
+    """
+    target = analyzer.target(module, expr)
+    if isinstance(target, External) and target.qualname in names:
+        return target
+    for other in analyzer.index.possible(module, expr):
+        if isinstance(other, External) and other.qualname in names:
+            return other
+    return target
+
+
 def _class_attribute(found: Resolved, attr: str) -> Resolved:
     if isinstance(found, Definition) and isinstance(found.node, ast.ClassDef):
         for stmt in found.node.body:
@@ -479,16 +556,6 @@ def _split(entrypoint: str, where: Location | None) -> tuple[str, str]:
             where=where,
         )
     return module_part, attr_path
-
-
-def _not_a_flow(entrypoint: str, module: Module, node: FuncDef, is_task: bool) -> ConfigError:
-    why = "it is a task (@task), not a flow" if is_task else "it is not decorated with @flow"
-    return ConfigError(
-        f"function {node.name!r} of entrypoint {entrypoint!r} is not a flow",
-        why=why,
-        fix="decorate it with @flow (from prefect import flow)",
-        where=Location(module.path, node.lineno),
-    )
 
 
 def _check_name(name: str, module: Module, node: FuncDef) -> None:

@@ -136,6 +136,8 @@ class SourceFile:
     future_annotations: bool
     # every binding of each name, in execution order (``class Model(Model)`` needs the earlier one)
     history: dict[str, list[Binding]] = field(default_factory=dict)
+    # for names another branch of an ``if`` or ``try`` may bind instead of ``bindings[name]``
+    alternatives: dict[str, tuple[Binding, ...]] = field(default_factory=dict)
 
     def binding_before(self, name: str, line: int | None) -> Binding | None:
         """The binding of ``name`` in effect when the statement at ``line`` starts."""
@@ -146,15 +148,33 @@ class SourceFile:
 
 
 class _Recorder(dict[str, Binding]):
-    """The final bindings, plus the history of every name."""
+    """The final bindings, plus the history of every name and what each may be bound to.
+
+    ``possible`` holds, for the point reached in the module, every binding a name may have
+    there: one after a plain statement, several after an ``if`` or ``try`` whose branches bind
+    it differently. The dict itself keeps the single binding chosen for each name.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.history: dict[str, list[Binding]] = {}
+        self.possible: dict[str, tuple[Binding, ...]] = {}
 
     def __setitem__(self, name: str, binding: Binding) -> None:
         super().__setitem__(name, binding)
         self.history.setdefault(name, []).append(binding)
+        self.possible[name] = (binding,)
+
+    def alternatives(self) -> dict[str, tuple[Binding, ...]]:
+        """The runtime bindings other than the chosen one, for names that have any."""
+        out: dict[str, tuple[Binding, ...]] = {}
+        for name, possible in self.possible.items():
+            if len(possible) > 1:
+                chosen = self[name]
+                others = tuple(b for b in possible if b is not chosen and not b.type_checking)
+                if others:
+                    out[name] = others
+        return out
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -190,7 +210,7 @@ def _is_not_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _bind_targets(target: ast.expr, line: int, tc: bool, out: dict[str, Binding]) -> None:
+def _bind_targets(target: ast.expr, line: int, tc: bool, out: _Recorder) -> None:
     if isinstance(target, ast.Name):
         out[target.id] = OpaqueBinding(line, tc)
     elif isinstance(target, (ast.Tuple, ast.List)):
@@ -200,9 +220,7 @@ def _bind_targets(target: ast.expr, line: int, tc: bool, out: dict[str, Binding]
         _bind_targets(target.value, line, tc, out)
 
 
-def _collect(
-    body: Sequence[ast.stmt], tc: bool, out: dict[str, Binding], stars: list[StarImport]
-) -> None:
+def _collect(body: Sequence[ast.stmt], tc: bool, out: _Recorder, stars: list[StarImport]) -> None:
     """Record top-level bindings in execution order, so a later binding replaces an earlier one."""
     for stmt in body:
         line = stmt.lineno
@@ -246,15 +264,14 @@ def _collect(
             else:
                 # Which branch runs is unknown; the first branch is the usual "modern" one
                 # (``if sys.version_info >= ...``), so it wins.
-                _collect(stmt.orelse, tc, out, stars)
-                _collect(stmt.body, tc, out, stars)
+                _branches([stmt.orelse, stmt.body], tc, out, stars)
         elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
-            for handler in getattr(stmt, "handlers", []):
-                if isinstance(handler, ast.ExceptHandler):
-                    _collect(handler.body, tc, out, stars)
+            handlers = [
+                h.body for h in getattr(stmt, "handlers", []) if isinstance(h, ast.ExceptHandler)
+            ]
             # The ``try`` body is what runs when imports succeed, which they did for Prefect.
-            _collect(getattr(stmt, "body", []), tc, out, stars)
-            _collect(getattr(stmt, "orelse", []), tc, out, stars)
+            success = [*getattr(stmt, "body", []), *getattr(stmt, "orelse", [])]
+            _branches([*handlers, success], tc, out, stars)
             _collect(getattr(stmt, "finalbody", []), tc, out, stars)
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             for item in stmt.items:
@@ -268,6 +285,25 @@ def _collect(
             value = getattr(stmt, "value", None)
             if isinstance(name, ast.Name) and isinstance(value, ast.expr):
                 out[name.id] = AssignBinding(value, line, tc)
+
+
+def _branches(
+    branches: Sequence[Sequence[ast.stmt]], tc: bool, out: _Recorder, stars: list[StarImport]
+) -> None:
+    """Collect branches of which one runs, the chosen one last (so its bindings win in ``out``);
+    afterwards a name may be bound as any branch left it."""
+    before = out.possible
+    ends: list[dict[str, tuple[Binding, ...]]] = []
+    for branch in branches:
+        out.possible = dict(before)
+        _collect(branch, tc, out, stars)
+        ends.append(out.possible)
+    changed = {name for end in ends for name, b in end.items() if before.get(name) is not b}
+    merged = dict(before)
+    for name in changed:
+        # a branch that leaves the name alone keeps what it was before the statement
+        merged[name] = tuple(dict.fromkeys(b for end in ends for b in end.get(name, ())))
+    out.possible = merged
 
 
 def _has_future_annotations(tree: ast.Module) -> bool:
@@ -445,7 +481,16 @@ class SourceIndex:
         stars: list[StarImport] = []
         _collect(tree.body, False, bindings, stars)
         future = _has_future_annotations(tree)
-        source = SourceFile(key, data, tree, dict(bindings), tuple(stars), future, bindings.history)
+        source = SourceFile(
+            key,
+            data,
+            tree,
+            dict(bindings),
+            tuple(stars),
+            future,
+            bindings.history,
+            bindings.alternatives(),
+        )
         self._shared.files[key] = source
         return source
 
@@ -586,6 +631,66 @@ class SourceIndex:
             resolved = self.resolve_expr(resolved.module, resolved.expr)
         return resolved
 
+    def possible(self, module: Module, expr: ast.expr) -> tuple[Resolved, ...]:
+        """Everything a ``Name`` or dotted ``Attribute`` chain may refer to once the module has
+        run, aliases followed: what :meth:`resolve_expr` and :meth:`follow` give comes first,
+        then what another branch of an ``if`` or ``try`` on the way may bind instead.
+
+        Reading source cannot tell which branch runs; a caller that knows which outcome the
+        program needs (Prefect's ``flow`` under ``prefect deploy``) picks it from these.
+        """
+        return tuple(dict.fromkeys(self._possible_expr(module, expr, set())))
+
+    def _possible_expr(
+        self, module: Module, expr: ast.expr, seen: set[tuple[Path, str]]
+    ) -> list[Resolved]:
+        if isinstance(expr, ast.Name):
+            return self._possible_name(module, expr.id, seen)
+        if isinstance(expr, ast.Attribute):
+            found: list[Resolved] = []
+            for base in self._possible_expr(module, expr.value, seen):
+                if isinstance(base, ModuleRef):
+                    found += self._possible_attribute(base.module, expr.attr, seen)
+                else:
+                    found.append(self._attribute(base, expr.attr, seen))
+            return found
+        return [self._resolve_expr(module, expr, seen, None)]
+
+    def _possible_name(
+        self, module: Module, name: str, seen: set[tuple[Path, str]]
+    ) -> list[Resolved]:
+        source = self.source(module)
+        if source is None or name not in source.bindings or (module.path, name) in seen:
+            # star imports, builtins, namespace packages and cycles have one answer
+            return [self.follow(self._resolve_name(module, name, seen))]
+        seen = seen | {(module.path, name)}
+        found: list[Resolved] = []
+        for binding in (source.bindings[name], *source.alternatives.get(name, ())):
+            if isinstance(binding, FromBinding):
+                target = self._absolute(module, binding.level, binding.module)
+                inner = self.find_module(target) if target else None
+                if inner is not None:
+                    found += self._possible_attribute(inner, binding.attr, seen)
+                    continue
+            elif isinstance(binding, AssignBinding) and isinstance(
+                binding.value, (ast.Name, ast.Attribute)
+            ):
+                found += self._possible_expr(module, binding.value, seen)
+                continue
+            found.append(self._bound(module, name, binding, seen))
+        return found
+
+    def _possible_attribute(
+        self, module: Module, attr: str, seen: set[tuple[Path, str]]
+    ) -> list[Resolved]:
+        source = self.source(module)
+        if source is None or not (attr in source.bindings or source.star_imports):
+            return [self.follow(self._module_attribute(module, attr, seen))]
+        found = self._possible_name(module, attr, seen)
+        if isinstance(found[0], Unresolved):  # maybe a submodule, as `_module_attribute` tries
+            found[0] = self.follow(self._module_attribute(module, attr, seen))
+        return found
+
     def _resolve_expr(
         self, module: Module, expr: ast.expr, seen: set[tuple[Path, str]], before: int | None
     ) -> Resolved:
@@ -632,6 +737,11 @@ class SourceIndex:
         binding = source.binding_before(name, before)
         if binding is None:
             return self._unbound(module, source, name, seen)
+        return self._bound(module, name, binding, seen)
+
+    def _bound(
+        self, module: Module, name: str, binding: Binding, seen: set[tuple[Path, str]]
+    ) -> Resolved:
         where = Location(module.path, binding.line)
         if isinstance(binding, DefBinding):
             return Definition(module, binding.node)

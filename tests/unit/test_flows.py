@@ -474,3 +474,269 @@ def test_source_index_resolves_imports(tmp_path: Path) -> None:
     # the standard library is never taken from the repository
     write(tmp_path, {"typing.py": "Optional = 1\n"})
     assert SourceIndex([tmp_path]).find_module("typing") is None
+
+
+# --- a flow decorator bound differently in alternative branches ----------------------------
+
+# Each compat module binds ``flow`` (and ``Flow``) one way or another; under ``prefect deploy``
+# the Prefect branch runs, so the decorated function is a flow (genomehubs/data, issue 11).
+COMPAT_MODULES = {
+    "if-else": """
+        import os
+        if os.environ.get("SKIP_PREFECT") == "true":
+            def flow(*_, **__):
+                return lambda x: x
+        else:
+            from prefect import flow
+    """,
+    "try-except-import-error": """
+        try:
+            from fdx_no_such_package import flow
+        except ImportError:
+            from prefect import flow
+    """,
+    "try-else": """
+        try:
+            import fdx_no_such_package
+        except ImportError:
+            from prefect import flow
+        else:
+            flow = fdx_no_such_package.flow
+    """,
+    "elif-chain": """
+        import os
+        import sys
+        if sys.platform == "fdx-never":
+            def flow(fn):
+                return fn
+        elif os.environ.get("FDX_NO_FLOW"):
+            flow = None
+        elif os.environ.get("FDX_OTHER"):
+            from lib.dummy import flow
+        else:
+            import prefect as _prefect
+            flow = _prefect.flow
+    """,
+    "nested-if": """
+        import os
+        if os.environ.get("SKIP_PREFECT"):
+            def flow(fn):
+                return fn
+        else:
+            if os.environ.get("FDX_OLD"):
+                from lib.dummy import flow
+            else:
+                from prefect.flows import flow
+    """,
+}
+
+
+@pytest.mark.parametrize("compat", COMPAT_MODULES.values(), ids=list(COMPAT_MODULES))
+def test_flow_bound_in_alternative_branches_is_prefects(tmp_path: Path, compat: str) -> None:
+    write(
+        tmp_path,
+        {
+            "lib/__init__.py": "",
+            "lib/dummy.py": "def flow(fn):\n    return fn\n",
+            "lib/compat.py": compat,
+            "flows/reexport.py": """
+                from lib.compat import flow
+
+                @flow
+                def reexported(n: int = 1):
+                    '''Doc.'''
+
+                @flow(name="called", retries=2)
+                def called(n: int = 1):
+                    '''Called.'''
+
+                def plain(n: int = 1):
+                    '''Plain.'''
+
+                built = flow(plain, name="built")
+            """,
+        },
+    )
+    reader = FlowReader(tmp_path, tmp_path)
+    for name in ("reexported", "called", "built"):
+        entrypoint = f"flows/reexport.py:{name}"
+        assert as_dict(reader.read(entrypoint)) == prefect_reference(entrypoint, tmp_path)
+
+
+def test_flow_class_and_module_bound_in_alternative_branches(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "compat.py": """
+                try:
+                    from fdx_no_such_package import Flow
+                    import fdx_no_such_package as pf
+                except ImportError:
+                    from prefect import Flow
+                    import prefect as pf
+            """,
+            "flow.py": """
+                import compat
+                from compat import Flow
+
+                def plain(n: int = 1):
+                    '''Plain.'''
+
+                built = Flow(plain, name="built")
+
+                @compat.pf.flow
+                def through_module(n: int = 1):
+                    '''Through the module.'''
+            """,
+        },
+    )
+    reader = FlowReader(tmp_path, tmp_path)
+    for entrypoint in ("flow.py:built", "flow.py:through_module"):
+        assert as_dict(reader.read(entrypoint)) == prefect_reference(entrypoint, tmp_path)
+
+
+def test_a_later_binding_is_not_an_alternative(tmp_path: Path) -> None:
+    """Only branches are alternatives: a ``def flow`` after the import replaces it for good."""
+    write(
+        tmp_path,
+        {
+            "flow.py": """
+                from prefect import flow
+                def flow(fn):
+                    return fn
+
+                @flow
+                def f():
+                    '''Doc.'''
+            """,
+        },
+    )
+    with pytest.raises(ConfigError) as caught:
+        FlowReader(tmp_path, tmp_path).read("flow.py:f")
+    assert caught.value.why == "'flow' is flow.py:3 def flow, not prefect.flow"
+    prefect_error("flow.py:f", tmp_path)
+
+
+def test_a_decorator_that_is_not_prefects_says_what_it_is(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "lib/__init__.py": "",
+            "lib/compat.py": """
+                import os
+                if os.environ.get("SKIP_PREFECT") == "true":
+                    def flow(*_, **__):
+                        return lambda x: x
+                else:
+                    from lib.other import flow
+            """,
+            "lib/other.py": "flow = lambda fn: fn\n",
+            "flows/f.py": """
+                import functools
+                from lib.compat import flow
+
+                @flow
+                def one():
+                    '''Doc.'''
+
+                @functools.lru_cache
+                @flow
+                def two():
+                    '''Doc.'''
+
+                @undefined_decorator
+                def three():
+                    '''Doc.'''
+            """,
+        },
+    )
+    reader = FlowReader(tmp_path, tmp_path)
+    why = {}
+    for name in ("one", "two", "three"):
+        entrypoint = f"flows/f.py:{name}"
+        with pytest.raises(ConfigError) as caught:
+            reader.read(entrypoint)
+        assert caught.value.what == f"function {name!r} of entrypoint {entrypoint!r} is not a flow"
+        path = (tmp_path / "flows/f.py").resolve()
+        assert caught.value.where == Location(path, line_of(path, f"def {name}"))
+        why[name] = caught.value.why
+        prefect_error(entrypoint, tmp_path)
+    assert why["one"] == "'flow' is lib/compat.py:4 def flow, not prefect.flow"
+    assert why["two"] == (
+        "none of its decorators is prefect.flow: 'functools.lru_cache' is functools.lru_cache; "
+        "'flow' is lib/compat.py:4 def flow"
+    )
+    assert why["three"] == (
+        "'undefined_decorator' is unresolved ('undefined_decorator' is not defined in f), "
+        "not prefect.flow"
+    )
+
+
+def test_source_index_possible_bindings(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "mod.py": """
+                import os
+                from typing import TYPE_CHECKING
+                from prefect import flow
+                if os.environ.get("A"):
+                    def flow(fn):
+                        return fn
+                if TYPE_CHECKING:
+                    from prefect import task
+                else:
+                    task = None
+                try:
+                    from fast import loads
+                except ImportError:
+                    from json import loads
+                finally:
+                    loads = None
+                if os.environ.get("B"):
+                    import json as codec
+                else:
+                    import pickle as codec
+            """,
+        },
+    )
+    index = SourceIndex([tmp_path])
+    mod = index.find_module("mod")
+    assert mod is not None
+
+    def shown(found: object) -> str:
+        if isinstance(found, External):
+            return found.qualname
+        if isinstance(found, Definition):
+            return f"def {found.node.name}"
+        return type(found).__name__
+
+    def possible(text: str) -> list[str]:
+        return [shown(f) for f in index.possible(mod, ast.parse(text, mode="eval").body)]
+
+    # the chosen binding first (the first branch), then what an ``if`` without ``else`` keeps
+    assert possible("flow") == ["def flow", "prefect.flow"]
+    chosen = index.follow(index.resolve_name(mod, "flow"))
+    assert index.possible(mod, ast.Name("flow"))[0] == chosen
+    assert possible("task") == ["Value"]  # only type checkers see the import
+    assert possible("loads") == ["Value"]  # ``finally`` always runs
+    assert possible("codec.dumps") == ["json.dumps", "pickle.dumps"]
+    assert possible("os.path") == ["os.path"]
+
+
+def test_a_failure_in_the_source_is_read_once(tmp_path: Path) -> None:
+    write(tmp_path, {"flow.py": "def helper():\n    pass\n"})
+    reader = FlowReader(tmp_path, tmp_path)
+    errors = []
+    for line in (3, 9):
+        with pytest.raises(ConfigError) as caught:
+            reader.read("flow.py:helper", where=Location("prefect.yaml", line))
+        errors.append(caught.value)
+    # one error, so that it can be reported once for every deployment using the entrypoint
+    assert errors[0] is errors[1]
+    assert errors[0].where == Location((tmp_path / "flow.py").resolve(), 1)
+    # an error at the deployment's own line is that deployment's
+    for line in (3, 9):
+        with pytest.raises(ConfigError) as caught:
+            reader.read("flow.py:missing", where=Location("prefect.yaml", line))
+        assert caught.value.where == Location("prefect.yaml", line)

@@ -196,7 +196,7 @@ def test_a_run_time_placeholder_is_not_called_a_step_output(tmp_path: Path) -> N
             tmp_path,
             """\
             build:
-              - prefect.deployments.steps.run_shell_script: {id: get-sha, script: git rev-parse HEAD}
+              - prefect.deployments.steps.run_shell_script: {id: get-sha, script: git log}
             deployments:
               - name: a
                 entrypoint: flows/etl.py:etl
@@ -659,3 +659,23 @@ def test_entrypoints_resolve_against_root(tmp_path: Path) -> None:
     assert p.specs[0].deployment.pull_steps == [
         {"prefect.deployments.steps.set_working_directory": {"directory": str(tmp_path.resolve())}}
     ]
+
+
+def test_a_flow_error_shared_by_deployments_is_said_once(tmp_path: Path) -> None:
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "plain.py").write_text("def plain(n: int = 1):\n    return n\n")
+    with pytest.raises(ConfigError) as info:
+        project(
+            tmp_path,
+            """\
+            deployments:
+              - name: a
+                entrypoint: flows/plain.py:plain
+                work_pool: {name: pool}
+              - name: b
+                entrypoint: flows/plain.py:plain
+                work_pool: {name: pool}
+            """,
+        )
+    (error,) = errors_of(info.value)
+    assert "is not a flow" in error.what

@@ -212,7 +212,9 @@ def _read_flow(ctx: Context, entrypoint: str, *keys: str | int) -> FlowInfo | No
     except ConfigError as exc:
         if other is not None and not (ctx.root / other[0]).exists():
             exc = _only_next_to_the_file(ctx, entrypoint, other[1], exc, *keys)
-        ctx.errors.append(exc)
+        # The reader raises the same error again for a shared entrypoint: said once.
+        if not any(e is exc for e in ctx.errors):
+            ctx.errors.append(exc)
         return None
     if other is not None:
         ctx.warn(

@@ -35,6 +35,10 @@ build:
     image_name: {registry}/team/flows
     dockerfile: Dockerfile
     pull: false
+push:
+- prefect_docker.deployments.steps.push_docker_image:
+    image_name: "{{{{ build-image.image_name }}}}"
+    tag: "{{{{ build-image.tag }}}}"
 deployments:
 {deployments}"""
 DEPLOYMENT = """\

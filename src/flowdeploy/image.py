@@ -2,6 +2,7 @@
 
 One image per commit: before building, the registry is asked whether ``name:tag`` exists
 (a manifest HEAD with the user's credentials); when it does, nothing is built or pushed.
+An image the project does not push is looked for in the local engine instead.
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ class ImageSpec(BaseModel):
     build_kwargs: dict[str, Any] = {}
     prefect_version: str = DEFAULT_PREFECT_VERSION
     python_version: str = f"{sys.version_info.major}.{sys.version_info.minor}"
+    push: bool = True
+    """Pushed to its registry; False: built into the local engine only (a Docker build step
+    without a Docker push step), so no registry is asked or written to."""
 
     @property
     def reference(self) -> str:
@@ -267,6 +271,24 @@ class Engine:
 
     def close(self) -> None:
         self.api.close()
+
+    def has_image(self, reference: str) -> bool:
+        """Whether the engine holds ``reference`` (an image that is built, never pushed)."""
+        try:
+            self.api.inspect_image(reference)
+        except docker.errors.NotFound:
+            # Any 404 here: docker-py calls it ImageNotFound only for some engines' wording.
+            return False
+        except docker.errors.APIError as exc:
+            raise ImageError(
+                f"the Docker engine could not say whether it holds {reference}",
+                why=_api_message(exc),
+                fix="re-run; if it persists, check the Docker engine",
+                step="check",
+            ) from None
+        except docker.errors.DockerException as exc:
+            raise _engine_down(self.base_url, exc) from None
+        return True
 
     def build(self, spec: ImageSpec, log: Log) -> str:
         """Build ``spec``; the image id. The last lines of the log go into the error."""

@@ -4,13 +4,14 @@ The image is described where users already describe it: a
 ``prefect_docker.deployments.steps.build_docker_image`` step in prefect.yaml (its
 ``image_name``, ``dockerfile``, ``buildargs``, ``platform``, ``additional_tags``; other keys go
 to the Docker build), or ``--image-name``. flowdeploy tags it with the commit it is built from,
-so one commit is built at most once.
+so one commit is built at most once. It is pushed only when the project asks for that: a
+``prefect_docker.deployments.steps.push_docker_image`` push step, or ``--image-name``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,27 +22,73 @@ from flowdeploy.git import Checkout
 from flowdeploy.image import ImageSpec, check_tag, split_tag
 
 DOCKER_BUILD = "prefect_docker.deployments.steps.build_docker_image"
+DOCKER_PUSH = "prefect_docker.deployments.steps.push_docker_image"
 # Step keys that are not Docker build arguments.
 _STEP_KEYS = ("id", "requires", "image_name", "tag", "dockerfile", "additional_tags")
 _OWN_KEYS = {"buildargs", "platform", "target"}
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
+Located = list[tuple[tuple[str | int, ...], dict[str, Any]]]
 
-def build_steps(data: Any) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
-    """Every Docker build step of the file, with its key path (for file:line)."""
-    found: list[tuple[tuple[str | int, ...], dict[str, Any]]] = []
+
+def build_steps(data: Any) -> Located:
+    """Every Docker build step of the file, with its key path (for file:line).
+
+    The file's own step counts even when every deployment replaces it: it still describes
+    the project's image, which the plan then reports as not needed.
+    """
+    # A deployment's own 'build' replaces the file's whenever the key is there, even empty
+    # (prefect deploy: deploy_config.get("build", actions.get("build"))).
+    return _docker_steps(
+        data, "build", DOCKER_BUILD, lambda entry: "build" in entry, file_step_always=True
+    )
+
+
+def push_steps(data: Any) -> Located:
+    """Every Docker push step that applies to a deployment, with its key path.
+
+    prefect deploy runs only the steps the file lists, so without one of these the image
+    it builds stays in the local engine.
+    """
+    # A deployment's own 'push' replaces the file's only when it lists a step
+    # (prefect deploy: deploy_config.get("push", …) or [], then `or actions.get("push")`).
+    return _docker_steps(
+        data, "push", DOCKER_PUSH, lambda entry: bool(entry.get("push")), file_step_always=False
+    )
+
+
+def _docker_steps(
+    data: Any,
+    key: str,
+    fqn: str,
+    overrides: Callable[[dict[str, Any]], bool],
+    *,
+    file_step_always: bool,
+) -> Located:
+    found: Located = []
     if not isinstance(data, dict):
         return found
-    places: list[tuple[tuple[str | int, ...], Any]] = [(("build",), data.get("build"))]
     deployments = data.get("deployments")
-    for index, entry in enumerate(deployments if isinstance(deployments, list) else []):
-        if isinstance(entry, dict) and "build" in entry:
-            places.append((("deployments", index, "build"), entry.get("build")))
+    entries = deployments if isinstance(deployments, list) else []
+    own = [i for i, e in enumerate(entries) if isinstance(e, dict) and overrides(e)]
+    places: list[tuple[tuple[str | int, ...], Any]] = []
+    if file_step_always or not entries or len(own) < len(entries):
+        places.append(((key,), data.get(key)))
+    places += [(("deployments", i, key), entries[i].get(key)) for i in own]
     for path, steps in places:
-        for i, step in enumerate(steps if isinstance(steps, list) else []):
-            if isinstance(step, dict) and isinstance(step.get(DOCKER_BUILD), dict):
-                found.append(((*path, i, DOCKER_BUILD), step[DOCKER_BUILD]))
+        for step_path, step in _listed(path, steps):
+            if isinstance(step.get(fqn), dict):
+                found.append(((*step_path, fqn), step[fqn]))
     return found
+
+
+def _listed(path: tuple[str | int, ...], steps: Any) -> Located:
+    """The steps of a 'build:' or 'push:', with their paths: Prefect takes a single step
+    written as a mapping as a list of one."""
+    if isinstance(steps, dict):
+        return [(path, steps)] if steps else []
+    items = steps if isinstance(steps, list) else []
+    return [((*path, i), step) for i, step in enumerate(items) if isinstance(step, dict)]
 
 
 def tags(templates: Sequence[str], checkout: Checkout) -> tuple[str, ...]:
@@ -77,7 +124,10 @@ def image_spec(
 ) -> ImageSpec | None:
     """The image to build for the project, or None when nothing asks for one.
 
-    ``where(*keys)`` gives a key path's Location (``YamlDocument.where``).
+    ``where(*keys)`` gives a key path's Location (``YamlDocument.where``). The image is pushed
+    when a Docker push step applies, or when ``image_name`` (``--image-name``) names where
+    to publish it; otherwise it is built into the local engine only, as prefect deploy
+    leaves it.
     """
     steps = build_steps(data)
     distinct = {repr(sorted(config.items())) for _, config in steps}
@@ -141,6 +191,7 @@ def image_spec(
         labels=labels,
         additional_tags=tags([*extra, *tag_templates], checkout),
         build_kwargs=kwargs,
+        push=bool(image_name) or bool(push_steps(data)),
         **versions,
     )
 

@@ -165,8 +165,8 @@ def _image_for(spec: DeploymentSpec, pools: PoolCache, image: str | None) -> str
 
 
 class ImageJob(BaseModel):
-    """One project's image: what it is, whether a planned deployment uses it, whether the
-    registry already has it."""
+    """One project's image: what it is, whether a planned deployment uses it, whether it
+    already exists (in its registry; in the local engine for an image that is not pushed)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -175,13 +175,20 @@ class ImageJob(BaseModel):
     """How to build it; None for an existing image given with --image."""
     used: bool = False
     exists: bool | None = None
-    """None: not asked, or the registry could not say (see ``problem``)."""
+    """None: not asked, or the registry (or engine) could not say (see ``problem``)."""
     problem: str | None = None
     digest: str | None = None
+    built: bool = False
+    """Built by this run (a pushed image also has its ``digest``)."""
+
+    @property
+    def pushed(self) -> bool:
+        """Whether the image goes to a registry (else it stays in the local engine)."""
+        return self.spec is None or self.spec.push
 
     @property
     def to_publish(self) -> bool:
-        """Used, built by flowdeploy, and not known to be in the registry."""
+        """Used, built by flowdeploy, and not known to exist yet."""
         return self.used and self.spec is not None and not self.exists
 
 
@@ -456,24 +463,38 @@ def registry_auth(settings: Settings, reference: str) -> RegistryAuth | None:
 
 
 def _check_image(job: ImageJob, settings: Settings) -> ImageJob:
-    """Ask the registry about images a planned deployment uses and that would be built.
+    """Ask whether images a planned deployment uses and that would be built exist: the
+    registry for a pushed image, the local engine for one that is not pushed.
 
-    A registry that cannot answer does not stop a plan (a pull request may have no
-    credentials); ``publish_images`` asks again and stops the apply.
+    One that cannot answer does not stop a plan (a pull request may have no credentials,
+    or no Docker engine); ``publish_images`` asks again and stops the apply.
     """
     if not job.used or job.spec is None:
         return job
     try:
-        exists = image_exists(job.reference, registry_auth(settings, job.reference))
+        exists = _exists(job, settings, None)
     except ImageError as exc:
         return job.model_copy(update={"problem": exc.what + (f": {exc.why}" if exc.why else "")})
     return job.model_copy(update={"exists": exists})
 
 
+def _exists(job: ImageJob, settings: Settings, engine: Engine | None) -> bool:
+    if job.pushed:
+        return image_exists(job.reference, registry_auth(settings, job.reference))
+    if engine is not None:
+        return engine.has_image(job.reference)
+    own = Engine(settings.docker_host)
+    try:
+        return own.has_image(job.reference)
+    finally:
+        own.close()
+
+
 def publish_images(
     jobs: Iterable[ImageJob], settings: Settings, log: Callable[[str], None]
 ) -> list[ImageJob]:
-    """Build and push each image a deployment uses and the registry lacks; once per commit.
+    """Build (and push, when the project pushes it) each image a deployment uses and that
+    does not exist yet; once per commit.
 
     Raises ImageError (exit 1) on any failure, before any deployment is written.
     """
@@ -485,22 +506,28 @@ def publish_images(
             if spec is None or not job.to_publish:
                 done.append(job)
                 continue
-            if job.exists is None and image_exists(
-                job.reference, registry_auth(settings, job.reference)
-            ):
+            if not spec.push:
+                engine = engine or Engine(settings.docker_host)
+            if job.exists is None and _exists(job, settings, engine):
                 done.append(job.model_copy(update={"exists": True, "problem": None}))
                 continue
             if not settings.build:
+                where = "in the registry" if spec.push else "in the local Docker engine"
                 raise ConfigError(
-                    f"image {job.reference} is not in the registry and --no-build was given",
+                    f"image {job.reference} is not {where} and --no-build was given",
                     fix="drop --no-build, or pass --image with an image that exists",
                 )
             engine = engine or Engine(settings.docker_host)
             log(f"building {job.reference}")
             engine.build(spec, log)
+            if not spec.push:
+                done.append(job.model_copy(update={"exists": True, "built": True, "problem": None}))
+                continue
             log(f"pushing {job.reference}")
             digest = engine.push(spec, registry_auth(settings, job.reference), log)
-            done.append(job.model_copy(update={"exists": True, "digest": digest or None}))
+            done.append(
+                job.model_copy(update={"exists": True, "built": True, "digest": digest or None})
+            )
     finally:
         if engine is not None:
             engine.close()

@@ -353,11 +353,16 @@ def error_document(error: FlowdeployError) -> dict[str, Any]:
     }
 
 
+_NO_PUSH = "(no Docker push step in prefect.yaml): a worker on another machine cannot pull it"
+
+
 def image_state(job: ImageJob, applied: bool) -> str:
     if job.spec is None:
         return "given with --image (not built)"
     if not job.used:
         return "not needed: no planned deployment runs on it"
+    if not job.pushed:
+        return _local_state(job, applied)
     if job.digest:
         return f"built and pushed ({job.digest})"
     if job.exists:
@@ -367,12 +372,26 @@ def image_state(job: ImageJob, applied: bool) -> str:
     return "not built" if applied else "not in the registry: apply builds and pushes it"
 
 
+def _local_state(job: ImageJob, applied: bool) -> str:
+    """An image built into the local engine only. Every state says so: a worker that cannot
+    pull it fails only when a flow runs, long after the deploy looked fine."""
+    if job.built:
+        return f"built locally {_NO_PUSH}"
+    if job.exists:
+        return f"already built locally, not rebuilt {_NO_PUSH}"
+    if job.problem:
+        return f"unknown ({job.problem}); local only {_NO_PUSH}"
+    if applied:
+        return f"not built; local only {_NO_PUSH}"
+    return f"not in the local Docker engine: apply builds it locally {_NO_PUSH}"
+
+
 def image_document(job: ImageJob, applied: bool) -> dict[str, object]:
     return {
         "reference": job.reference,
         "used": job.used,
         "exists": job.exists,
-        "built": job.digest is not None,
+        "built": job.built or job.digest is not None,
         "digest": job.digest,
         "problem": job.problem,
         "state": image_state(job, applied),

@@ -242,6 +242,15 @@ def _finish(result: RunResult, reading: Reading, hooks: Hooks) -> RunResult:
     warnings += [ConfigWarning(text) for text in reading.scope.warnings]
     if result.command == "plan" or result.offline:
         warnings += [ConfigWarning(e.what, e.where) for e in reading.empty]
+    warnings += [
+        ConfigWarning(
+            f"image {job.reference} is built into the local Docker engine only (prefect.yaml "
+            "has no Docker push step): a worker on another machine cannot pull it; add a "
+            "prefect_docker.deployments.steps.push_docker_image step, or pass --image-name"
+        )
+        for job in reading.images
+        if job.used and not job.pushed
+    ]
     if result.command == "plan":
         warnings += [
             ConfigWarning(f"cannot tell whether image {job.reference} exists: {job.problem}")

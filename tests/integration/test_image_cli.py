@@ -38,6 +38,10 @@ build:
     dockerfile: {dockerfile}
     pull: false
     network_mode: none
+push:
+- prefect_docker.deployments.steps.push_docker_image:
+    image_name: "{{{{ build-image.image_name }}}}"
+    tag: "{{{{ build-image.tag }}}}"
 deployments:
 - name: boxed
   entrypoint: flows/a.py:a

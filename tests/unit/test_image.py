@@ -1,5 +1,6 @@
 """Image references, the registry check (through an httpx.MockTransport seam), the default
-Dockerfile, and the image plan read from prefect.yaml."""
+Dockerfile, the image plan read from prefect.yaml, and whether the image is pushed or only
+built into the local engine."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ from flowdeploy.image import (
     parse_reference,
     split_tag,
 )
-from flowdeploy.imageplan import image_spec, tags
+from flowdeploy.imageplan import build_steps, image_spec, push_steps, tags
+from flowdeploy.pipeline import ImageJob, _check_image
+from flowdeploy.report import image_document, image_state
+from flowdeploy.settings import Settings
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 CHECKOUT = Checkout(sha=SHA, branch="feature/x", source="https://github.com/org/repo")
@@ -204,3 +208,142 @@ def test_a_dockerfile_outside_the_project_is_refused(path: str) -> None:
     with pytest.raises(ConfigError, match="resolves outside the project directory") as caught:
         spec_of(STEP.replace("docker/Dockerfile", path))
     assert caught.value.fix and caught.value.where is not None
+
+
+# -- pushed, or built into the local engine only ----------------------------------------------
+
+BUILD = """
+build:
+- prefect_docker.deployments.steps.build_docker_image:
+    id: build-image
+    image_name: en-banc
+    tag: latest
+"""
+DOCKER_PUSH = """
+- prefect_docker.deployments.steps.push_docker_image:
+    image_name: "{{ build-image.image_name }}"
+    tag: "{{ build-image.tag }}"
+"""
+S3_PUSH = """
+- prefect_aws.deployments.steps.push_to_s3:
+    bucket: my-bucket
+    folder: flows
+"""
+A = "- name: a\n  entrypoint: flows/a.py:a\n"
+B = "- name: b\n  entrypoint: flows/b.py:b\n"
+
+
+def indent(steps: str, by: int) -> str:
+    return "".join(" " * by + line + "\n" for line in steps.strip("\n").splitlines())
+
+
+PUSH_SHAPES = {
+    # the en_banc shape: a build step and nothing that pushes
+    "no push section": (BUILD + "deployments:\n" + A, False),
+    "push: null": (BUILD + "push: null\ndeployments:\n" + A, False),
+    "top-level Docker push step": (BUILD + "push:" + DOCKER_PUSH + "deployments:\n" + A, True),
+    "a deployment's own Docker push step": (
+        BUILD + "deployments:\n" + A + "  push:\n" + indent(DOCKER_PUSH, 2),
+        True,
+    ),
+    "a push step that uploads code, not the image": (
+        BUILD + "push:" + S3_PUSH + "deployments:\n" + A,
+        False,
+    ),
+    "a deployment's own S3 push replaces the file's Docker push": (
+        BUILD + "push:" + DOCKER_PUSH + "deployments:\n" + A + "  push:\n" + indent(S3_PUSH, 2),
+        False,
+    ),
+    "one deployment still inherits the file's Docker push": (
+        BUILD + "push:" + DOCKER_PUSH + "deployments:\n" + A + "  push:\n" + indent(S3_PUSH, 2) + B,
+        True,
+    ),
+    # prefect deploy falls back to the file's push steps when a deployment's own list is empty
+    "an empty own push inherits the file's": (
+        BUILD + "push:" + DOCKER_PUSH + "deployments:\n" + A + "  push: []\n",
+        True,
+    ),
+    # a single step written as a mapping is a list of one to Prefect
+    "a push step written as a mapping": (
+        BUILD
+        + "push:\n  prefect_docker.deployments.steps.push_docker_image:\n"
+        + "    image_name: en-banc\ndeployments:\n"
+        + A,
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", list(PUSH_SHAPES))
+def test_the_image_is_pushed_only_when_a_docker_push_step_applies(shape: str) -> None:
+    text, pushed = PUSH_SHAPES[shape]
+    spec = spec_of(text)
+    assert spec.reference == f"en-banc:{SHA}"
+    assert spec.push is pushed
+    assert bool(push_steps(yaml.safe_load(text))) is pushed
+
+
+def test_image_name_on_the_command_line_asks_for_a_push() -> None:
+    # an explicit request to build and publish, with or without a push step in the file
+    assert spec_of(PUSH_SHAPES["no push section"][0], image_name="reg.io/x").push is True
+    assert spec_of("deployments: []", image_name="reg.io/x").push is True
+
+
+def test_push_steps_are_located_for_file_and_line() -> None:
+    data = yaml.safe_load(BUILD + "deployments:\n" + A + "  push:\n" + indent(DOCKER_PUSH, 2))
+    assert [path for path, _ in push_steps(data)] == [
+        ("deployments", 0, "push", 0, "prefect_docker.deployments.steps.push_docker_image")
+    ]
+
+
+def test_a_build_step_written_as_a_mapping_is_found() -> None:
+    text = "build:\n  prefect_docker.deployments.steps.build_docker_image:\n    image_name: x\n"
+    data = yaml.safe_load(text + "deployments: []\n")
+    assert build_steps(data) == [
+        (("build", "prefect_docker.deployments.steps.build_docker_image"), {"image_name": "x"})
+    ]
+    assert spec_of(text + "deployments: []\n").reference == f"x:{SHA}"
+
+
+def local_job(**update: Any) -> ImageJob:
+    spec = spec_of(PUSH_SHAPES["no push section"][0])
+    return ImageJob(reference=spec.reference, spec=spec, used=True).model_copy(update=update)
+
+
+NOT_PUSHED = "(no Docker push step in prefect.yaml): a worker on another machine cannot pull it"
+
+
+def test_every_state_of_a_local_image_says_it_is_not_pushed() -> None:
+    states = {
+        "plan, absent": image_state(local_job(exists=False), False),
+        "plan, present": image_state(local_job(exists=True), False),
+        "plan, no engine": image_state(local_job(problem="the Docker engine is down"), False),
+        "built": image_state(local_job(exists=True, built=True), True),
+        "already built": image_state(local_job(exists=True), True),
+    }
+    assert all(NOT_PUSHED in state for state in states.values()), states
+    assert states["plan, absent"].startswith("not in the local Docker engine: apply builds it")
+    assert states["plan, no engine"].startswith("unknown (the Docker engine is down)")
+    assert states["built"].startswith("built locally")
+    assert states["already built"].startswith("already built locally, not rebuilt")
+    assert "registry" not in " ".join(states.values())
+    document = image_document(local_job(exists=True, built=True), True)
+    assert document["built"] is True and document["digest"] is None
+    assert document["state"] == states["built"]
+
+
+def test_a_plan_asks_the_local_engine_not_a_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_registry(*args: Any, **kwargs: Any) -> bool:
+        raise AssertionError("a local-only image must not be looked up in a registry")
+
+    monkeypatch.setattr("flowdeploy.pipeline.image_exists", no_registry)
+    settings = Settings(
+        prefect_files=(Path("prefect.yaml"),), docker_host=f"unix://{tmp_path}/no-engine.sock"
+    )
+    checked = _check_image(local_job(), settings)
+    # no engine: the plan still works and says it cannot tell
+    assert checked.exists is None
+    assert checked.problem and "Docker engine is not reachable" in checked.problem
+    assert image_state(checked, False).startswith("unknown (the Docker engine is not reachable")

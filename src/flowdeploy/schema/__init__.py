@@ -13,7 +13,8 @@ stores. This package rebuilds that output from the syntax tree, without importin
 * :mod:`.jsonschema` generates JSON from that model with pydantic's rules.
 
 Where source cannot say what Prefect would see (a third-party type, a value computed at
-import), the parameter gets what Prefect's own static fallback gives (no type), and a
+import, an enum whose class body makes its members), the parameter gets no type or a null
+default, which is what Prefect registers when evaluating them fails, and a
 :class:`~flowdeploy.errors.ConfigWarning` says so.
 """
 

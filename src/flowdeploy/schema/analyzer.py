@@ -21,8 +21,9 @@ from typing import Any
 from flowdeploy.errors import ConfigWarning, Location
 from flowdeploy.schema.annotations import normalize_qualname
 
-# Evaluating ``Model(...)`` needs the model's fields, and reading fields evaluates constants: so
-# the modules imported here see this one only while type checking.
+# Evaluating ``Model(...)`` needs the model's fields, and reading fields (or enum members)
+# evaluates constants: so the modules imported here see this one only while type checking.
+from flowdeploy.schema.enums import EnumBody, read_enum
 from flowdeploy.schema.fields import ClassFields, class_assignment
 from flowdeploy.schema.model import ClassInfo
 from flowdeploy.schema.values import (
@@ -33,13 +34,23 @@ from flowdeploy.schema.values import (
     NotStatic,
     ObjectRef,
 )
-from flowdeploy.sources import Definition, External, Member, Module, Resolved, SourceIndex, Value
+from flowdeploy.sources import (
+    Definition,
+    External,
+    Member,
+    Module,
+    Resolved,
+    SourceIndex,
+    Unresolved,
+    Value,
+)
 
 _BUILTIN_TYPES = frozenset(
     {"int", "float", "str", "bool", "bytes", "list", "dict", "set", "tuple", "frozenset", "object"}
 )
 
 
+_MEMBER_ATTRIBUTES = {"value": "value", "_value_": "value", "name": "name", "_name_": "name"}
 _CONVERSIONS: dict[int, Callable[[Any], str]] = {115: str, 114: repr, 97: ascii}
 _SAFE_BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -59,7 +70,7 @@ class Analyzer:
     def __init__(self, index: SourceIndex) -> None:
         self.index = index
         self._classes: dict[int, ClassInfo | None] = {}
-        self._enum_members: dict[int, list[tuple[str, Any]]] = {}
+        self._enum_bodies: dict[int, EnumBody] = {}
         self._evaluating: set[tuple[str, str]] = set()
         self.warnings: list[ConfigWarning] = []
 
@@ -178,6 +189,15 @@ class Analyzer:
             return self._member_value(found, expr.lineno)
         if isinstance(found, Definition):
             return ObjectRef(f"{found.module.name}.{found.node.name}")
+        if (
+            isinstance(found, Unresolved)
+            and isinstance(expr, ast.Attribute)
+            and expr.attr in _MEMBER_ATTRIBUTES
+        ):
+            # ``Color.RED.value``: names resolve no further than the member, so evaluate it
+            base = self.evaluate(module, expr.value)
+            if isinstance(base, EnumMember):
+                return base.value if _MEMBER_ATTRIBUTES[expr.attr] == "value" else base.name
         if isinstance(found, External):
             if found.qualname.startswith("builtins.") and found.qualname[9:] in _BUILTIN_TYPES:
                 return ObjectRef(found.qualname)
@@ -191,10 +211,7 @@ class Analyzer:
     def _member_value(self, member: Member, line: int) -> Any:
         info = self.class_info(member.owner)
         if info is not None and info.kind == "enum":
-            for name, value in self.enum_members(info):
-                if name == member.attr:
-                    return EnumMember(info.qualname, name, value)
-            raise NotStatic(f"enum {info.qualname} has no member {member.attr!r}", line)
+            return self.enum_body(info).member(member.attr, line)
         node = member.owner.node
         if isinstance(node, ast.ClassDef):
             for stmt in node.body:
@@ -233,10 +250,9 @@ class Analyzer:
     def _instance(self, info: ClassInfo, args: list[Any], kwargs: dict[str, Any], line: int) -> Any:
         """``Model(...)`` / ``Dataclass(...)`` / ``Enum(value)`` with constant arguments."""
         if info.kind == "enum":
-            for name, value in self.enum_members(info):
-                if args and len(args) == 1 and not kwargs and value == args[0]:
-                    return EnumMember(info.qualname, name, value)
-            raise NotStatic(f"{info.qualname}(...) is not a member", line)
+            if len(args) != 1 or kwargs:
+                raise NotStatic(f"{info.qualname}(...) takes one value", line)
+            return self.enum_body(info).by_value(args[0], line)
         if info.kind == "typeddict":
             return dict(*args, **kwargs)
         if args and info.kind == "model":
@@ -320,80 +336,17 @@ class Analyzer:
                     out.append(inner)
         return out
 
-    def enum_members(self, info: ClassInfo) -> list[tuple[str, Any]]:
+    def enum_body(self, info: ClassInfo) -> EnumBody:
+        """The members of a repository enum, as far as its class body tells them."""
         key = id(info.node)
-        if key in self._enum_members:
-            return self._enum_members[key]
-        self._enum_members[key] = []
-        mixin = self._enum_mixin(info)
-        members: list[tuple[str, Any]] = []
-        last: list[Any] = []
-        for stmt in info.node.body:
-            if isinstance(stmt, ast.FunctionDef) and stmt.name in (
-                "__new__",
-                "_generate_next_value_",
-            ):
-                self.warn(
-                    f"enum {info.qualname} defines {stmt.name}; member values are read as written",
-                    info.module,
-                    stmt.lineno,
-                )
-            targets, value = _enum_assignment(stmt)
-            if value is None:
-                continue
-            for name in targets:
-                member_value = self._enum_value(info, mixin, name, value, last)
-                last.append(member_value)
-                members.append((name, member_value))
-        self._enum_members[key] = members
-        return members
-
-    def _enum_mixin(self, info: ClassInfo) -> str | None:
-        for base in info.node.bases:
-            found = self.target(info.module, base, before=info.node.lineno)
-            if isinstance(found, External):
-                mixin = {
-                    "builtins.str": "str",
-                    "enum.StrEnum": "str",
-                    "builtins.int": "int",
-                    "enum.IntEnum": "int",
-                    "enum.IntFlag": "flag",
-                    "enum.Flag": "flag",
-                }.get(found.qualname)
-                if mixin:
-                    return mixin
-            elif isinstance(found, Definition):
-                inner = self.class_info(found)
-                if inner is not None:
-                    mixin = self._enum_mixin(inner)
-                    if mixin:
-                        return mixin
-        return None
-
-    def _enum_value(
-        self, info: ClassInfo, mixin: str | None, name: str, value: ast.expr, last: list[Any]
-    ) -> Any:
-        if isinstance(value, ast.Call):
-            func = self.target(info.module, value.func)
-            if isinstance(func, External) and func.qualname == "enum.auto":
-                return _auto_value(mixin, name, last)
-        try:
-            raw = self.evaluate(info.module, value)
-        except NotStatic as exc:
-            self.warn(
-                f"value of enum member {info.qualname}.{name} is not a constant ({exc.reason})",
-                info.module,
-                value.lineno,
-            )
-            return None
-        if mixin == "str" and not isinstance(raw, str):
-            return str(raw)
-        if mixin in ("int", "flag") and isinstance(raw, str):
-            try:
-                return int(raw)
-            except ValueError:
-                return raw
-        return raw
+        found = self._enum_bodies.get(key)
+        if found is None:
+            # A value naming the enum being read (a NameError in Python, whose class does not
+            # exist yet) would read it again: meanwhile it is unreadable, not a recursion.
+            self._enum_bodies[key] = EnumBody(info, {}, "its members refer to each other")
+            found = read_enum(self, info)
+            self._enum_bodies[key] = found
+        return found
 
 
 def _hashed(build: Callable[[], Any], line: int) -> Any:
@@ -404,36 +357,10 @@ def _hashed(build: Callable[[], Any], line: int) -> Any:
         raise NotStatic(f"unhashable value: {exc}", line) from exc
 
 
-def _auto_value(mixin: str | None, name: str, last: list[Any]) -> Any:
-    """``enum.auto()`` as Python 3.11 computes it."""
-    if mixin == "str":
-        return name.lower()
-    if mixin == "flag":
-        highest = max((v for v in last if isinstance(v, int)), default=0)
-        return 1 if highest <= 0 else 2 ** highest.bit_length()
-    for previous in reversed(last):
-        if isinstance(previous, int):
-            return previous + 1
-    return 1
-
-
-def _enum_assignment(stmt: ast.stmt) -> tuple[list[str], ast.expr | None]:
-    if isinstance(stmt, ast.Assign):
-        names = [t.id for t in stmt.targets if isinstance(t, ast.Name)]
-        if len(names) == len(stmt.targets):
-            names = [n for n in names if not (n.startswith("_") and n.endswith("_"))]
-            names = [n for n in names if not n.startswith("__")]
-            return names, stmt.value
-    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
-        name = stmt.target.id
-        if not name.startswith("_"):
-            return [name], stmt.value
-    return [], None
-
-
 _BASE_KINDS = {
     "pydantic.BaseModel": "model",
     "enum.Enum": "enum",
+    "enum.ReprEnum": "enum",
     "enum.IntEnum": "enum",
     "enum.StrEnum": "enum",
     "enum.Flag": "enum",

@@ -428,6 +428,17 @@ class Translator:
                     module,
                 )
             return AnyT()
+        if info.kind == "enum":
+            unreadable = self.analyzer.enum_body(info).unreadable
+            if unreadable is not None:
+                self.analyzer.warn(
+                    f"the members of enum {qualname} cannot be read from source: {unreadable}; "
+                    "parameters and fields of this type get no type (Prefect imports the flow "
+                    "and takes the members from the class Python creates)",
+                    info.module,
+                    info.node.lineno,
+                )
+                return AnyT()
         return Ref(info)
 
     def _value_type(self, value: Value) -> Node:

@@ -249,6 +249,9 @@ class JsonGenerator:
     # -- class definitions ---------------------------------------------------------------------
 
     def _ref(self, info: ClassInfo) -> Json:
+        if info.kind == "enum" and not self.analyzer.enum_body(info).members:
+            # pydantic checks a member-less enum with isinstance and writes it in place
+            return self._enum(info)
         key = id(info.node)
         defs_ref = self._refs.get(key)
         if defs_ref is None:
@@ -322,9 +325,9 @@ class JsonGenerator:
         if description and description != "An enumeration.":
             out["description"] = description
         values = []
-        for _, value in self.analyzer.enum_members(info):
+        for member in self.analyzer.enum_body(info).members.values():
             try:
-                values.append(encode_default(value))
+                values.append(encode_default(member.value))
             except Unencodable as exc:
                 raise InvalidJson(f"enum {info.qualname}") from exc
         out["enum"] = values

@@ -241,9 +241,12 @@ def _param_default(
     try:
         return None, translator.analyzer.evaluate(module, expr)
     except NotStatic as exc:
+        # Prefect evaluates the expression, importing the flow or, failing that, in its
+        # static fallback (``safe_load_namespace``), which turns only a failure into None.
         translator.warn(
             f"default of {param.name!r} is not a constant flowdeploy can read ({exc.reason}); "
-            "the schema says null, as Prefect's static fallback does",
+            "the schema says null, where Prefect, which runs the code, has the value it "
+            "computes (null only if computing it fails)",
             module,
         )
         return None, None

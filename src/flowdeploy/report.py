@@ -308,7 +308,12 @@ def run_markdown(result: RunResult) -> str:
             + "\n".join(f"- {_md_escape(e.render())}" for e in flat_errors(result.errors))
             + "\n"
         )
-    return render_markdown(result.plan, result.results, selection(result)) + "\n"
+    warnings = "".join(f"- ⚠️ {_md_escape(str(w))}\n" for w in result.warnings)
+    return (
+        render_markdown(result.plan, result.results, selection(result))
+        + (f"\n**Warnings**\n\n{warnings}" if warnings else "")
+        + "\n"
+    )
 
 
 def run_document(result: RunResult) -> dict[str, Any]:

@@ -235,3 +235,16 @@ def test_a_long_ui_link_is_not_wrapped() -> None:
     for color in (False, True):
         text = run_text(result(results=changed, api_url=api), color=color, width=80)
         assert f"View it in the UI: {link}\n" in text
+
+
+def test_markdown_lists_the_warnings() -> None:
+    from flowdeploy.errors import ConfigWarning, Location
+
+    result = RunResult(
+        command="plan",
+        plan=PLAN,
+        warnings=(ConfigWarning("push step x is not run", Location("prefect.yaml", 7)),),
+    )
+    text = run_markdown(result)
+    assert "**Warnings**" in text
+    assert "prefect.yaml:7" in text and "push step x is not run" in text

@@ -265,3 +265,27 @@ def test_an_explicit_version_change_is_written(clean_api: PrefectServer, tmp_pat
     plan = _plan(case.path, clean_api.api_url, "--all")
     (entry,) = plan["deployments"]  # type: ignore[misc]
     assert entry["action"] == "update" and set(entry["changes"]) == {"version"}
+
+
+# -- numbers written as text, as Prefect's models read them ------------------------------------
+
+QUOTED_YAML = """\
+deployments:
+  - name: quoted
+    entrypoint: flows/etl.py:etl
+    work_pool: {name: process-pool}
+    concurrency_limit: "2"
+  - name: quoted-mapping
+    entrypoint: flows/etl.py:etl
+    work_pool: {name: process-pool}
+    concurrency_limit: {limit: "3", collision_strategy: CANCEL_NEW}
+"""
+
+
+def test_a_concurrency_limit_written_as_text_is_the_number(
+    clean_api: PrefectServer, tmp_path: Path
+) -> None:
+    repo = make_case_repo(tmp_path / "repo", {"flows/etl.py": ETL, "prefect.yaml": QUOTED_YAML})
+    compared = compare_with_prefect(clean_api.api_url, repo.path)
+    limits = {k: d["concurrency"]["limit"] for k, d in compared.actual.items()}
+    assert limits == {"etl/quoted": 2, "etl/quoted-mapping": 3}

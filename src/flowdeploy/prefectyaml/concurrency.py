@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from flowdeploy.prefectyaml.context import Context
 
 COLLISION_STRATEGIES = ("ENQUEUE", "CANCEL_NEW")
+_INT = TypeAdapter(int)
 
 
 def concurrency(
@@ -17,6 +20,7 @@ def concurrency(
     """(concurrency_limit, concurrency_options) as the API takes them."""
     if value is None:
         return None, None
+    value = _lax_int(value)
     if isinstance(value, bool) or not isinstance(value, (int, dict)):
         ctx.error(
             "concurrency_limit must be an integer or a mapping",
@@ -40,4 +44,15 @@ def concurrency(
     options: dict[str, Any] = {"collision_strategy": strategy}
     if value.get("grace_period_seconds") is not None:
         options["grace_period_seconds"] = value["grace_period_seconds"]
-    return value.get("limit"), options
+    return _lax_int(value.get("limit")), options
+
+
+def _lax_int(value: Any) -> Any:
+    """``"2"`` and ``2.0`` are the integer 2, as Prefect's model (pydantic, lax) reads them;
+    anything else is left for the checks to refuse."""
+    if isinstance(value, (str, float)):
+        try:
+            return _INT.validate_python(value)
+        except ValidationError:
+            return value
+    return value

@@ -289,3 +289,33 @@ def test_a_concurrency_limit_written_as_text_is_the_number(
     compared = compare_with_prefect(clean_api.api_url, repo.path)
     limits = {k: d["concurrency"]["limit"] for k, d in compared.actual.items()}
     assert limits == {"etl/quoted": 2, "etl/quoted-mapping": 3}
+
+
+# -- the default pull step of a deployment that builds nothing ----------------------------------
+
+EMPTY_BUILD_YAML = """\
+build:
+  - prefect_docker.deployments.steps.build_docker_image:
+      id: build-image
+      image_name: registry.example.com/team/flows
+      dockerfile: auto
+deployments:
+  - name: no-build
+    entrypoint: flows/etl.py:etl
+    build: []
+    work_pool: {name: process-pool}
+"""
+
+
+def test_build_empty_takes_the_default_pull_step_from_the_files_build(
+    clean_api: PrefectServer, tmp_path: Path
+) -> None:
+    """Prefect derives the default pull step from ``deploy_config.get("build") or
+    actions["build"]``: the file's Docker build, although this deployment builds nothing."""
+    repo = make_case_repo(
+        tmp_path / "repo", {"flows/etl.py": ETL, "prefect.yaml": EMPTY_BUILD_YAML}
+    ).path
+    compared = compare_with_prefect(clean_api.api_url, repo)
+    (dep,) = compared.actual.values()
+    step = dep["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]
+    assert step["directory"] == f"/opt/prefect/{repo.name}"

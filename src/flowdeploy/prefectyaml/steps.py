@@ -56,6 +56,10 @@ class DeploymentSteps:
     pull: Steps
     no_pull: bool
     """``pull: []``: no pull step, not even the default one."""
+    default_from: Steps
+    """The build steps Prefect's default pull step is derived from: the deployment's own
+    when it has any, else the file's (``deploy_config.get("build") or actions["build"]``),
+    even when ``build: []`` means nothing is built."""
 
 
 def read_steps(ctx: Context, value: Any, *path: str | int) -> Steps:
@@ -96,7 +100,8 @@ def deployment_steps(
     push = own["push"] if own.get("push", Steps()).items else top.push
     pull = own["pull"] if own.get("pull", Steps()).items else top.pull
     pull_value = config.get("pull", top.pull_value)
-    return DeploymentSteps(build, push, pull, no_pull=pull_value == [])
+    default_from = build if build.items else top.build
+    return DeploymentSteps(build, push, pull, no_pull=pull_value == [], default_from=default_from)
 
 
 def warn_not_run(ctx: Context, steps: DeploymentSteps) -> None:
@@ -223,7 +228,7 @@ def pull_steps(
     variables, missing ones) are kept as written."""
     if steps.no_pull:
         return []
-    chosen = steps.pull.items or default_pull(root, steps.build.items, work_pool)
+    chosen = steps.pull.items or default_pull(root, steps.default_from.items, work_pool)
     steps_or_env = tpl.mapping_resolver(outputs)
     env = tpl.env_resolver(environ)
     rendered: list[dict[str, Any]] = tpl.render(

@@ -20,7 +20,7 @@ import docker.errors
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from flowdeploy.errors import ConfigError, FlowdeployError, Location
+from flowdeploy.errors import EXIT_CONFIG, ConfigError, FlowdeployError, Location
 
 Log = Callable[[str], None]
 
@@ -52,6 +52,9 @@ class ImageError(FlowdeployError):
     ) -> None:
         self.step = step
         self.log_tail = log_tail
+        if step == "connect":
+            # No engine is a setup problem, like no Prefect server: said before any write.
+            self.exit_code = EXIT_CONFIG
         tail = "\n".join(f"    | {line}" for line in log_tail)
         super().__init__(
             what, why=f"{why}\n  last lines:\n{tail}" if tail else why, fix=fix, where=where

@@ -305,7 +305,7 @@ def test_registry_and_engine_failures(
 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     code, out, err = run(capsys, "apply", "--project-dir", str(repo), *creds(clean_registry))
-    assert code == 1 and "Docker engine is not reachable" in err
+    assert code == 2 and "Docker engine is not reachable" in err
     assert env.writes() == []
 
     down = repo / "prefect.yaml"

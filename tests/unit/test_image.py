@@ -347,3 +347,12 @@ def test_a_plan_asks_the_local_engine_not_a_registry(
     assert checked.exists is None
     assert checked.problem and "Docker engine is not reachable" in checked.problem
     assert image_state(checked, False).startswith("unknown (the Docker engine is not reachable")
+
+
+def test_an_engine_that_cannot_be_reached_is_a_setup_error_like_the_server() -> None:
+    """Nothing was written and nothing failed to apply: exit 2, as for the Prefect server."""
+    from flowdeploy.errors import EXIT_CONFIG, EXIT_FAILED
+    from flowdeploy.image import ImageError
+
+    assert ImageError("the Docker engine is not reachable", step="connect").exit_code == EXIT_CONFIG
+    assert ImageError("the build failed", step="build").exit_code == EXIT_FAILED

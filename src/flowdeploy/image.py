@@ -15,14 +15,27 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import docker
-import docker.errors
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from flowdeploy.errors import EXIT_CONFIG, ConfigError, FlowdeployError, Location
 
 Log = Callable[[str], None]
+
+
+class _Docker:
+    """docker-py, imported on first use: a run whose image is already published, or that
+    has none, never pays for it (start-up is measured: benchmarks/)."""
+
+    def __getattr__(self, name: str) -> Any:
+        import docker
+        import docker.auth
+        import docker.errors
+
+        return getattr(docker, name)
+
+
+docker: Any = _Docker()
 
 DEFAULT_PREFECT_VERSION = "3.9.1"
 LOG_TAIL = 20

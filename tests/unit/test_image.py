@@ -356,3 +356,13 @@ def test_an_engine_that_cannot_be_reached_is_a_setup_error_like_the_server() -> 
 
     assert ImageError("the Docker engine is not reachable", step="connect").exit_code == EXIT_CONFIG
     assert ImageError("the build failed", step="build").exit_code == EXIT_FAILED
+
+
+def test_the_engine_modules_do_not_import_docker_until_it_is_used() -> None:
+    """A run whose image is published (or that has none) must not pay for docker-py."""
+    import subprocess
+    import sys
+
+    code = "import sys, flowdeploy.run, flowdeploy.image; print('docker' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

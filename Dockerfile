@@ -45,7 +45,7 @@ FROM ${BASE}
 LABEL org.opencontainers.image.source="https://github.com/org/flowdeploy-action" \
       org.opencontainers.image.description="flowdeploy: deploy Prefect flows from prefect.yaml, only what a commit changed; plan on pull requests." \
       org.opencontainers.image.licenses="Apache-2.0"
-# git, for the change detection (flowdeploy and GitPython run the git binary). A base that has
+# git, for the change detection (flowdeploy runs the git binary). A base that has
 # it (the tests' Debian base) skips apt altogether.
 #
 # safe.directory: GitHub runs the container as root over a checkout (mounted at

@@ -1,7 +1,7 @@
 """The only module that talks to git.
 
-``repo_root`` and ``inferred_version`` use GitPython; everything else runs ``git`` itself (see
-below for why) with ``-z`` output, so that any path round-trips exactly.
+Every function runs the ``git`` binary itself, one command at a time (see below for why),
+with ``-z`` output where paths come back, so that any path round-trips exactly.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path, PurePosixPath
 from subprocess import CompletedProcess
 from typing import Literal
 
-import git
 from pydantic import BaseModel, ConfigDict
 
 from flowdeploy.errors import ConfigError, FlowdeployError
@@ -32,17 +31,17 @@ CI_VERSION_VARIABLES = (
 )
 
 
-def _repo(path: Path) -> git.Repo | None:
-    try:
-        return git.Repo(path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
-
-
 def repo_root(path: Path) -> Path | None:
-    """The working tree that holds ``path``, or None outside a git repository."""
-    repo = _repo(path)
-    return Path(repo.working_tree_dir) if repo is not None and repo.working_tree_dir else None
+    """The working tree that holds ``path``, or None outside a git repository (or without
+    git installed)."""
+    if not path.is_dir():
+        return None
+    try:
+        done = _Git(path).completed("rev-parse", "--show-toplevel")
+    except ConfigError:  # git is not installed: nothing is a repository
+        return None
+    top = done.stdout.decode("utf-8", "surrogateescape").strip()
+    return Path(top) if done.returncode == 0 and top else None
 
 
 def inferred_version(path: Path, environ: Mapping[str, str]) -> str | None:
@@ -52,30 +51,28 @@ def inferred_version(path: Path, environ: Mapping[str, str]) -> str | None:
     DevOps), else from git when the repository has an ``origin`` remote, and uses its
     first 8 characters; without either it keeps the flow's own version.
     """
-    repo = _repo(path)
-    if repo is None:
+    root = repo_root(path)
+    if root is None:
         return None
-    try:
-        head = repo.head.commit
-    except ValueError:  # no commit yet
+    git_ = _Git(root)
+    head = git_.commit("HEAD")
+    if head is None:  # no commit yet
         return None
     for sha_var, branch_var, repo_var in CI_VERSION_VARIABLES:
         sha = environ.get(sha_var)
         if sha and environ.get(branch_var) and environ.get(repo_var):
             return sha[:8]
-    try:
-        origin = repo.remote("origin").url
-    except ValueError:
-        return None
-    return head.hexsha[:8] if origin else None
+    origin = git_.completed("config", "--get", "remote.origin.url").stdout.strip()
+    return head[:8] if origin else None
 
 
-# --- Everything below runs git itself -------------------------------------------------------
+# --- Running git ----------------------------------------------------------------------------
 #
-# GitPython starts every child from a copy of ``os.environ`` and can add variables but never
-# remove one, and removing is the point: a GIT_DIR, GIT_INDEX_FILE or GIT_OBJECT_DIRECTORY left
-# by a git hook or a CI wrapper silently points every command at another repository. So these
-# functions run the ``git`` binary directly, one command at a time, as pre-commit does.
+# A library such as GitPython starts every child from a copy of ``os.environ`` and can add
+# variables but never remove one (and costs 58 ms to import), and removing is the point: a
+# GIT_DIR, GIT_INDEX_FILE or GIT_OBJECT_DIRECTORY left by a git hook or a CI wrapper silently
+# points every command at another repository. So these functions run the ``git`` binary
+# directly, one command at a time, as pre-commit does.
 
 # What git may still see: how to reach remotes, which config files to read, tracing. Any other
 # GIT_* (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY, GIT_COMMON_DIR,

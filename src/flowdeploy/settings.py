@@ -143,7 +143,7 @@ def prefect_files(project_dir: str | None, prefect_file: str | None) -> tuple[Pa
 
 
 def _inside_repository(files: tuple[Path, ...], project_dir: str | None) -> tuple[Path, ...]:
-    from flowdeploy.git import repo_root  # GitPython: imported when files are checked
+    from flowdeploy.git import repo_root  # imported when files are checked
 
     anchor = Path(project_dir) if project_dir else None
     repo = repo_root(anchor) if anchor is not None and anchor.is_dir() else None

@@ -19,9 +19,8 @@ import pathspec
 from pydantic import BaseModel, ConfigDict
 
 from flowdeploy.git import ChangeSet, FileChange
+from flowdeploy.imageplan import DOCKER_BUILD
 from flowdeploy.imports import Reach
-
-DOCKER_BUILD = "prefect_docker.deployments.steps.build_docker_image"
 
 DEFAULT_ALWAYS = (
     "Dockerfile",

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from flowdeploy import templating as tpl
 from flowdeploy.errors import ConfigError
 from flowdeploy.flows import FlowInfo
+from flowdeploy.imageplan import DOCKER_BUILD
 from flowdeploy.prefectyaml import keys, own, placeholders, steps
 from flowdeploy.prefectyaml.concurrency import concurrency
 from flowdeploy.prefectyaml.context import Context
@@ -74,7 +75,7 @@ def load_deployment(
         deployment=deployment,
         where=ctx.where(*at),
         flow_file=flow.source_path,
-        uses_image=any(steps.DOCKER_BUILD in s for s in chosen.build.items),
+        uses_image=any(DOCKER_BUILD in s for s in chosen.build.items),
         index=index,
         lines=ctx.entry_lines(index),
         version_derived=not resolved.config.get("version")

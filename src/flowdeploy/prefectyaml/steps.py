@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from flowdeploy import templating as tpl
+from flowdeploy.imageplan import DOCKER_BUILD, DOCKER_PUSH
 from flowdeploy.prefectyaml.context import Context
 from flowdeploy.yamlfile import PathKey
 
-DOCKER_BUILD = "prefect_docker.deployments.steps.build_docker_image"
-DOCKER_PUSH = "prefect_docker.deployments.steps.push_docker_image"
 SET_WORKDIR = "prefect.deployments.steps.set_working_directory"
 
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from support.gitrepo import Files, GitRepo, init_repo
-from support.oracle import diff_deployments, read_deployments
+from support.oracle import diff_deployments, prefect_deploy, read_deployments
 from support.proxy import RecordingProxy
 from support.server import create_work_pool, isolated_env, reset_server_state, venv_bin
 
@@ -61,29 +60,13 @@ def deploy_with_prefect(
 ) -> subprocess.CompletedProcess[str]:
     """`prefect --no-prompt deploy <args>` (default ``--all``) run in ``cwd`` (default the
     repository), with its own PREFECT_HOME and no inherited PREFECT_* variables."""
-    with tempfile.TemporaryDirectory(prefix="prefect-deploy-home-") as home:
-        full_env = isolated_env(
-            None,
-            PREFECT_API_URL=api_url,
-            PREFECT_HOME=home,
-            PREFECT_CLI_PROMPT="false",
-            PREFECT_SERVER_ANALYTICS_ENABLED="false",
-            PREFECT_LOGGING_LEVEL="WARNING",
-            COLUMNS="200",
-            NO_COLOR="1",
-        )
-        full_env.update(env or {})
-        full_env.update(_pythonpath(repo, pythonpath))
-        return subprocess.run(
-            [venv_bin("prefect"), "--no-prompt", "deploy", *(args or ("--all",))],
-            cwd=cwd or repo,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
+    return prefect_deploy(
+        cwd or repo,
+        api_url,
+        args or ("--all",),
+        {**(env or {}), **_pythonpath(repo, pythonpath)},
+        timeout=TIMEOUT,
+    )
 
 
 def run_flowdeploy(

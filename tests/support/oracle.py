@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,20 @@ def prefect_deploy_all(
     extra_args: tuple[str, ...] = (),
     timeout: float = DEPLOY_TIMEOUT,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `prefect --no-prompt deploy --all` in `repo_dir` against `api_url`.
+    """Run `prefect --no-prompt deploy --all` in `repo_dir` against `api_url` (see
+    `prefect_deploy`)."""
+    return prefect_deploy(repo_dir, api_url, ("--all", *extra_args), env, timeout=timeout)
+
+
+def prefect_deploy(
+    cwd: Path,
+    api_url: str,
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout: float = DEPLOY_TIMEOUT,
+) -> subprocess.CompletedProcess[str]:
+    """Run `prefect --no-prompt deploy <args>` in `cwd` against `api_url`.
 
     The process gets its own PREFECT_HOME, no inherited PREFECT_* or CI version-info
     variables, and `env` on top (e.g. genrepo.REPO_ENV). Returns the CompletedProcess (text);
@@ -48,8 +61,8 @@ def prefect_deploy_all(
         )
         full_env.update(env or {})
         return subprocess.run(
-            [venv_bin("prefect"), "--no-prompt", "deploy", "--all", *extra_args],
-            cwd=repo_dir,
+            [venv_bin("prefect"), "--no-prompt", "deploy", *args],
+            cwd=cwd,
             env=full_env,
             stdin=subprocess.DEVNULL,
             capture_output=True,

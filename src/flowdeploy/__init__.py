@@ -24,15 +24,23 @@ PREFECT_API_URL naming the server; the flow is read from source, never imported:
 
 from __future__ import annotations
 
-# No import at module level: ``python -m flowdeploy`` imports this package before __main__ can
-# take the working directory (the user's repository) off sys.path; a stdlib import here
-# could pick up a same-named file of the repository.
+# No import at module level but sys (built in, always loaded): ``python -m flowdeploy``
+# imports this package before __main__ can take the working directory (the user's
+# repository) off sys.path; another stdlib import here could pick up a same-named file of
+# the repository.
+import sys
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     from flowdeploy.errors import DeploymentApplyError
     from flowdeploy.publish import DeploymentImage, RunnerDeployment, deploy
+
+# httpx imports its command-line client (click, pygments, rich.progress: 50 ms of every run)
+# unless that import fails, which None in sys.modules makes it do; flowdeploy never runs
+# ``python -m httpx``, and a process that already imported httpx keeps its client.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 __all__ = ["DeploymentApplyError", "DeploymentImage", "RunnerDeployment", "deploy"]
 __version__ = "0.1.0"

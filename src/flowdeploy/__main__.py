@@ -12,6 +12,6 @@ import sys
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
 
-from flowdeploy.cli import main  # after the sys.path guard, on purpose
+from flowdeploy.cli import entry  # after the sys.path guard, on purpose
 
-sys.exit(main())
+entry()

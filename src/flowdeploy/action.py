@@ -16,7 +16,7 @@ import secrets as random
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, NoReturn, TextIO
 
 from pydantic import BaseModel, ConfigDict
 
@@ -306,6 +306,13 @@ class _ActionHooks(Hooks):
 
     def retry(self, line: str) -> None:
         print(f"retry: {redact(line, self.secrets_seen)}", file=self.out, flush=True)
+
+
+def entry() -> NoReturn:
+    """The action's entry point: ``main()``, then out without the interpreter's teardown."""
+    from flowdeploy.cli import leave
+
+    leave(main())
 
 
 def main() -> int:

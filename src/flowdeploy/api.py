@@ -9,6 +9,12 @@ seconds one client may lose to failed attempts and to waiting between attempts).
 budget is spent, a request gets one attempt; once that also fails, later requests fail at
 once instead of each waiting for the same unhealthy server.
 
+Several threads may share one client (``apply`` writes deployments concurrently): a gate
+bounds the requests in flight to ``concurrency``, and halves that bound when the server
+answers 503 or 429 to a request sent at the current bound, down to one at a time. A
+Prefect server on SQLite serialises its writes and refuses with 503 when they pile up;
+on PostgreSQL they run side by side (see benchmarks/README.md for the measurements).
+
 A write whose answer is lost (a timeout or a dropped connection after the request was sent,
 a 5xx from a proxy) may have been handled. Every write flowdeploy makes is safe to repeat
 (flows and deployments are upserts, PATCH and DELETE are idempotent, 404 on a DELETE is
@@ -36,11 +42,15 @@ from flowdeploy.errors import ApiError, ConfigError
 from flowdeploy.masking import strip_userinfo
 
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+OVERLOAD_STATUSES = frozenset({429, 503})
 READ_ONLY_POSTS = ("/filter", "/count", "/paginate")
 PAGE = 200
 DEFAULT_TIMEOUT = 60.0
 """Prefect 3.9.1's ``PREFECT_API_REQUEST_TIMEOUT`` default (``APISettings.request_timeout``)."""
 DEFAULT_RETRY_BUDGET = 120.0
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 64
+CONCURRENCY_ENV = "FLOWDEPLOY_CONCURRENCY"
 TIMEOUT_ENV = "PREFECT_API_REQUEST_TIMEOUT"
 
 # Failures where the request never reached the server: always safe to send again.
@@ -70,6 +80,44 @@ _CLOUD_HOSTS = ("api.prefect.cloud", "api.prefect.dev")
 _UI_CHECK_TIMEOUT = 5.0
 
 
+class Gate:
+    """At most ``limit`` requests in flight; ``shrink`` halves the limit (not below one)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.lowest = self.limit
+        """The smallest limit reached (what the run ended up writing with)."""
+        self._in_flight = 0
+        self._generation = 0
+        self._cond = threading.Condition()
+
+    def enter(self) -> int | None:
+        """Wait for a free place; the generation of the limit it was given under, or None
+        when no other request is in flight (an overload is then not of this client's
+        making, and fewer requests at a time would not help)."""
+        with self._cond:
+            while self._in_flight >= self.limit:
+                self._cond.wait()
+            self._in_flight += 1
+            return self._generation if self._in_flight > 1 else None
+
+    def leave(self) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify()
+
+    def shrink(self, generation: int | None) -> bool:
+        """Halve the limit after an overload answer to a request sent under ``generation``;
+        the answers to requests sent before an earlier halving do not halve it again."""
+        with self._cond:
+            if generation is None or generation != self._generation or self.limit == 1:
+                return False
+            self.limit = max(1, self.limit // 2)
+            self.lowest = min(self.lowest, self.limit)
+            self._generation += 1
+            return True
+
+
 @dataclass(frozen=True)
 class Connection:
     """Where the API is and how to authenticate; the same variables Prefect reads."""
@@ -81,6 +129,8 @@ class Connection:
     """``PREFECT_API_REQUEST_TIMEOUT`` as given (seconds); None or empty: Prefect's 60."""
     ui: str | None = None
     """``PREFECT_UI_URL``: where the UI is, when given (else inferred, as Prefect does)."""
+    concurrency: str | None = None
+    """``FLOWDEPLOY_CONCURRENCY`` as given: the most requests in flight while applying."""
     origins: tuple[tuple[str, str], ...] = ()
     """(variable, where it came from) for the values not from the environment, such as
     ``("PREFECT_API_URL", "from profile 'local' in ~/.prefect/profiles.toml")``."""
@@ -118,6 +168,22 @@ class Connection:
         return value
 
     @property
+    def max_in_flight(self) -> int:
+        """``concurrency`` read; DEFAULT_CONCURRENCY when not given."""
+        text = (self.concurrency or "").strip()
+        if not text:
+            return DEFAULT_CONCURRENCY
+        if not text.isdigit() or not 1 <= int(text) <= MAX_CONCURRENCY:
+            raise ConfigError(
+                f"{CONCURRENCY_ENV} {self.concurrency!r} is not a whole number from 1 to "
+                f"{MAX_CONCURRENCY}",
+                why="it bounds the requests flowdeploy sends to the Prefect API at once",
+                fix=f"set e.g. {CONCURRENCY_ENV}=1 to write one deployment at a time, or "
+                f"unset it ({DEFAULT_CONCURRENCY}, halved when the server is overloaded)",
+            )
+        return int(text)
+
+    @property
     def ui_url(self) -> str | None:
         """The UI base for links: PREFECT_UI_URL, else inferred from the API URL as Prefect
         3.9.1 does (``default_ui_url``): Cloud's app URL, or the server's own root."""
@@ -149,6 +215,8 @@ class PrefectApi:
     ``PREFECT_API_REQUEST_TIMEOUT``; ``retries`` bounds the attempts of one request and
     ``retry_budget`` the seconds the whole run may lose to retrying. ``on_retry`` hears one
     line per retry (what, why, when the next attempt is) and per lost answer.
+    ``concurrency`` bounds the requests in flight when threads share the client (default:
+    the connection's ``FLOWDEPLOY_CONCURRENCY``, else ``DEFAULT_CONCURRENCY``).
     """
 
     def __init__(
@@ -164,6 +232,7 @@ class PrefectApi:
         retry_budget: float = DEFAULT_RETRY_BUDGET,
         on_retry: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        concurrency: int | None = None,
     ) -> None:
         self.connection = connection
         self._retries = retries
@@ -186,6 +255,7 @@ class PrefectApi:
         self._checked = False
         self.writes = 0
         self._lock = threading.Lock()
+        self.gate = Gate(connection.max_in_flight if concurrency is None else concurrency)
         self.timeout = connection.timeout if timeout is None else timeout
         self._client = httpx.Client(
             base_url=connection.api_url.rstrip("/") + "/",
@@ -229,13 +299,15 @@ class PrefectApi:
         if method != "GET" and not (
             method == "POST" and path.rstrip("/").endswith(READ_ONLY_POSTS)
         ):
-            self.writes += 1
+            with self._lock:
+                self.writes += 1
         self._refuse_when_down(what)
         attempt = 1
         while True:
             started = self._clock()
             response: httpx.Response | None = None
             failure: httpx.TransportError | None = None
+            generation = self.gate.enter()
             try:
                 response = self._client.request(method, url, **kwargs)
             except _FATAL as exc:
@@ -256,6 +328,14 @@ class PrefectApi:
                 # 429 and 408 are refusals before any work; a 5xx may come from a proxy
                 # after the server did the work.
                 maybe_handled = response.status_code not in (408, 429)
+            finally:
+                self.gate.leave()
+            overloaded = response is not None and response.status_code in OVERLOAD_STATUSES
+            if overloaded and self.gate.shrink(generation):
+                self._tell(
+                    f"{what}: the server is overloaded ({why}): from now on at most "
+                    f"{self.gate.limit} request{'s' if self.gate.limit > 1 else ''} at a time"
+                )
             self._charge(self._clock() - started)
             if maybe_handled and lookup is not None and method != "GET":
                 if isinstance(failure, (httpx.ReadTimeout, httpx.WriteTimeout)):
@@ -283,7 +363,8 @@ class PrefectApi:
             )
             self._sleep(delay)
             self._charge(delay)
-            self.retried += 1
+            with self._lock:
+                self.retried += 1
             attempt += 1
 
     def _refuse_when_down(self, what: str) -> None:
@@ -298,7 +379,8 @@ class PrefectApi:
             )
 
     def _look_up(self, what: str, why: str, lookup: Lookup) -> httpx.Response | None:
-        self.lost_answers += 1
+        with self._lock:
+            self.lost_answers += 1
         try:
             found = lookup()
         except ApiError as exc:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from flowdeploy.masking import redact  # the standard library only
 
@@ -145,6 +146,29 @@ def parser() -> argparse.ArgumentParser:
                 help="never build an image; use --image or what the file names",
             )
     return root
+
+
+def entry() -> NoReturn:
+    """The console script: ``main()``, then out of the process without tearing it down."""
+    # The young generation is collected every 700 allocations by default: a run that builds
+    # thousands of AST nodes and models spent a tenth of its time there. Cycles are still
+    # collected, a hundred times less often.
+    gc.set_threshold(70_000, 10, 10)
+    leave(main())
+
+
+def leave(code: int) -> NoReturn:
+    """Exit with ``code`` once the output is flushed, skipping the interpreter's teardown.
+
+    A run keeps every parsed file and its schema until the end; freeing them object by
+    object at exit took a quarter of a second on 300 flows, after all the work was done.
+    Nothing is left to clean up by then: files and temporary directories are closed by
+    their ``with`` blocks, and flowdeploy registers no exit handler.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -123,6 +123,23 @@ def _caption(console: Console, note: str) -> None:
         console.print(note, style="table.caption", markup=False, highlight=False, soft_wrap=True)
 
 
+FOLD_UNCHANGED = 10
+"""More unchanged rows than this, with nothing to say, are one row of a text table: the
+table of a thousand-deployment repository shows what changes, not pages of "unchanged"."""
+
+
+def fold_unchanged(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Rows (name, action or status, details) with the quiet unchanged ones folded."""
+    quiet = [r for r in rows if r[1] == "unchanged" and not r[2]]
+    if len(quiet) <= FOLD_UNCHANGED:
+        return rows
+    kept = [r for r in rows if r[1] != "unchanged" or r[2]]
+    return [
+        *kept,
+        (f"{len(quiet)} deployments", "unchanged", "not listed (--format json lists each)"),
+    ]
+
+
 def _styled(value: str) -> Text:
     return Text(value, style=STYLE.get(value, ""))
 
@@ -149,8 +166,9 @@ def render_plan_text(
     table.add_column("Name", no_wrap=True)
     table.add_column("Action")
     table.add_column("Details")
-    for item in plan.items:
-        table.add_row(item.name, _styled(item.action.value), "\n".join(details(item)))
+    rows = [(i.name, i.action.value, "\n".join(details(i))) for i in plan.items]
+    for name, action, text in fold_unchanged(rows):
+        table.add_row(name, _styled(action), text)
     console.print(table)
     _caption(console, note)
     counts = ", ".join(f"{len(plan.by_action(a))} {a.value}" for a in Action)
@@ -178,8 +196,9 @@ def render_results_text(
     table.add_column("Name", no_wrap=True)
     table.add_column("Status")
     table.add_column("Details")
-    for o in results.outcomes:
-        table.add_row(o.name, _styled(o.status.value), o.detail)
+    rows = [(o.name, o.status.value, o.detail) for o in results.outcomes]
+    for name, status, text in fold_unchanged(rows):
+        table.add_row(name, _styled(status), text)
     console.print(table)
     _caption(console, note)
     if all(o.status is Status.UNCHANGED for o in results.outcomes):

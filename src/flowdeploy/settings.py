@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from flowdeploy import github
 from flowdeploy import profiles as prof
-from flowdeploy.api import Connection
+from flowdeploy.api import CONCURRENCY_ENV, Connection
 from flowdeploy.errors import ConfigError, outside_repository
 from flowdeploy.masking import strip_userinfo, url_secrets
 
@@ -59,7 +60,8 @@ class Settings(BaseModel):
     def connection(self) -> Connection:
         if not self.api_url:
             raise _no_api_url(self.prefect)
-        return _connection(self.api_url, self.api_key, self.auth_string, self.prefect)
+        found = _connection(self.api_url, self.api_key, self.auth_string, self.prefect)
+        return replace(found, concurrency=self.environ.get(CONCURRENCY_ENV))
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -84,7 +86,8 @@ def connection_from_env(environ: Mapping[str, str]) -> Connection:
     url = _api_url(prefect)
     if url is None:
         raise _no_api_url(prefect)
-    return _connection(url, prefect.get(prof.API_KEY), prefect.get(prof.AUTH_STRING), prefect)
+    found = _connection(url, prefect.get(prof.API_KEY), prefect.get(prof.AUTH_STRING), prefect)
+    return replace(found, concurrency=environ.get(CONCURRENCY_ENV))
 
 
 def _connection(

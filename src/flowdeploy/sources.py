@@ -382,6 +382,10 @@ class _Shared:
     """State shared by every view of one index: the parse cache."""
 
     files: dict[Path, SourceFile] = field(default_factory=dict)
+    by_path: dict[Path, SourceFile] = field(default_factory=dict)
+    resolved: dict[Path, Path] = field(default_factory=dict)
+    """``files`` by the path as asked for: resolving a path costs a system call per part,
+    and names are resolved thousands of times in a large repository."""
     scripts: dict[tuple[Path, Path], tuple[SourceIndex, Module]] = field(default_factory=dict)
     bounds: tuple[Path, ...] = ()
     """The directories files are read from (the repository): nothing outside is ever read."""
@@ -391,6 +395,13 @@ class _Shared:
     locate: Callable[[str], Path | None] | None = None
     """The fallback for a top-level name no root holds: the folder of the repository that
     holds it (``roots.PackageLocator.holder``), standing for a package installed from there."""
+
+    def resolve(self, path: Path) -> Path:
+        """``path.resolve()``, once per path: every flow file makes a view of the roots."""
+        found = self.resolved.get(path)
+        if found is None:
+            found = self.resolved[path] = path.resolve()
+        return found
 
 
 class SourceIndex:
@@ -415,8 +426,9 @@ class SourceIndex:
         _shared: _Shared | None = None,
     ) -> None:
         seen: list[Path] = []
+        resolve = _shared.resolve if _shared is not None else Path.resolve
         for root in roots:
-            resolved = root.resolve()
+            resolved = resolve(root)
             if resolved not in seen:
                 seen.append(resolved)
         self.roots: tuple[Path, ...] = tuple(seen)
@@ -450,9 +462,13 @@ class SourceIndex:
 
     def parse(self, path: Path) -> SourceFile:
         """Parse ``path`` once; a syntax error becomes a :class:`ConfigError` at its line."""
+        cached = self._shared.by_path.get(path)
+        if cached is not None:
+            return cached
         key = path.resolve()
         cached = self._shared.files.get(key)
         if cached is not None:
+            self._shared.by_path[path] = cached
             return cached
         if not within(key, self._shared.bounds):
             raise outside_repository(path, key, self._shared.bounds[-1])
@@ -491,7 +507,7 @@ class SourceIndex:
             bindings.history,
             bindings.alternatives(),
         )
-        self._shared.files[key] = source
+        self._shared.files[key] = self._shared.by_path[path] = source
         return source
 
     def with_roots(self, roots: Sequence[Path]) -> SourceIndex:
@@ -512,8 +528,8 @@ class SourceIndex:
         directory first on ``sys.path``, and gives the module those two directories as
         ``__path__`` (so ``from .x import y`` finds a sibling file).
         """
-        path = path.resolve()
-        key = (path, project_dir.resolve())
+        path = self._shared.resolve(path)
+        key = (path, self._shared.resolve(project_dir))
         cached = self._shared.scripts.get(key)
         if cached is not None:
             return cached

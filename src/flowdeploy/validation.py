@@ -46,8 +46,6 @@ from copy import deepcopy
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-import jsonschema  # type: ignore[import-untyped, unused-ignore]
-import referencing.exceptions
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -56,7 +54,6 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from referencing import Registry
 
 from flowdeploy.errors import ConfigError, ConfigErrors, Location
 from flowdeploy.project import COLLISION_STRATEGIES, DeploymentSpec
@@ -133,6 +130,8 @@ def job_variable_refusals(
     schema = template.get("variables") if isinstance(template, Mapping) else None
     if not dep.job_variables or not isinstance(schema, dict) or not schema:
         return []
+    import jsonschema  # type: ignore[import-untyped, unused-ignore]  # 40 ms: when needed
+
     validator = jsonschema.Draft202012Validator
     try:
         validator.check_schema(schema)
@@ -326,6 +325,8 @@ class _Checker:
                 "the flow's parameter annotations",
             )
             return
+        import referencing.exceptions
+
         try:
             problems = _schema_errors(values, _remove_required(schema))
         except referencing.exceptions.Unresolvable as exc:
@@ -640,6 +641,8 @@ def _schema_problem(schema: str) -> str | None:
     """``validate_parameter_openapi_schema``: the schema (as JSON) against the 2020-12
     meta-schema; cached, as deployments of one flow share a schema and this is the
     costly part of checking a deployment."""
+    import jsonschema  # type: ignore[import-untyped, unused-ignore]  # 40 ms: when needed
+
     try:
         jsonschema.Draft202012Validator.check_schema(json.loads(schema))
     except jsonschema.SchemaError as exc:
@@ -733,6 +736,9 @@ def _schema_errors(
     default, unless ``cls`` is given; no format checks; no remote references), one error
     per top-level key: the one ``best_match`` picks, which is the one the server reports.
     The field is ``a.b`` for a nested value, None for the parameters as a whole."""
+    import jsonschema  # type: ignore[import-untyped, unused-ignore]  # 40 ms: when needed
+    from referencing import Registry
+
     cls = cls or jsonschema.validators.validator_for(schema)
     validator = cls(schema, registry=Registry())
     groups: dict[str, list[Any]] = {}
@@ -827,6 +833,10 @@ def _template_defaults(schema: dict[str, Any]) -> dict[str, Any]:
     properties = schema.get("properties")
     if not isinstance(properties, dict):
         return {}
+    import jsonschema  # type: ignore[import-untyped, unused-ignore]  # 40 ms: when needed
+    import referencing.exceptions
+    from referencing import Registry
+
     unrequired = _remove_required(schema)
     validator = jsonschema.Draft202012Validator(
         unrequired,

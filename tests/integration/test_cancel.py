@@ -46,7 +46,14 @@ def start(proxy: RecordingProxy, root: Path, *extra: str) -> subprocess.Popen[st
 
 
 def creates(proxy: RecordingProxy) -> int:
-    return len([w for w in proxy.writes() if w.path.rstrip("/").endswith("/deployments")])
+    """Deployments the server created: a 503 answered to concurrent writes is no create."""
+    return len(
+        [
+            w
+            for w in proxy.writes()
+            if w.path.rstrip("/").endswith("/deployments") and w.status and w.status < 300
+        ]
+    )
 
 
 def wait_for_writes(proxy: RecordingProxy, at_least: int, process: subprocess.Popen[str]) -> None:

@@ -234,6 +234,8 @@ def test_a_failing_trigger_update_leaves_the_old_automation(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     create_work_pool(clean_api.api_url, "pool")
+    # One write at a time: the order of the writes across deployments is what is checked.
+    env.setenv("FLOWDEPLOY_CONCURRENCY", "1")
     root = project(tmp_path / "repo", count=3)
     with RecordingProxy(clean_api.api_url) as plain:
         assert cli(capsys, env, plain.api_url, "apply", root)[0] == 0
@@ -386,7 +388,11 @@ def test_lost_deployment_answers_are_read_back_not_reported_failed(
         environ = {"PREFECT_API_URL": proxy.api_url}
         settings = load_settings(environ, project_dir=str(root), all_=True)
         lines: list[str] = []
-        with PrefectApi(Connection(proxy.api_url), retries=1, on_retry=lines.append) as api:
+        # One write at a time: concurrent writes to SQLite get real 503s, which the proxy
+        # would turn into lost answers on top of the ones this test counts.
+        with PrefectApi(
+            Connection(proxy.api_url), retries=1, on_retry=lines.append, concurrency=1
+        ) as api:
             results = apply_plan(read_plan(settings, api).plan, api)
         assert [o.status for o in results.outcomes] == [Status.CREATED] * 3
         assert all("confirmed" not in o.detail for o in results.outcomes)
@@ -394,7 +400,7 @@ def test_lost_deployment_answers_are_read_back_not_reported_failed(
 
         project(root, count=3, event="finished")
         settings = load_settings(environ, project_dir=str(root), all_=True)
-        with PrefectApi(Connection(proxy.api_url), retries=1) as api:
+        with PrefectApi(Connection(proxy.api_url), retries=1, concurrency=1) as api:
             results = apply_plan(read_plan(settings, api).plan, api)
         assert [o.status for o in results.outcomes] == [Status.UPDATED] * 3
         # Each PATCH and each DELETE of the old automation was done, its answer lost twice;

@@ -122,12 +122,9 @@ def env(
 
 
 def creds(registry: Registry, password: str | None = None) -> list[str]:
-    return [
-        "--registry-username",
-        registry.username or "",
-        "--registry-password",
-        password if password is not None else registry.password or "",
-    ]
+    given = password if password is not None else registry.password or ""
+    # "=": a generated password may start with "-", which argparse takes for an option
+    return [f"--registry-username={registry.username or ''}", f"--registry-password={given}"]
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -224,11 +224,10 @@ def test_with_a_docker_push_step_the_image_is_pushed(
     registry = clean_registry
     repo, sha = make_repo(tmp_path, f"{registry.address}/team/pushed", push=DOCKER_PUSH)
     reference = f"{registry.address}/team/pushed:{sha}"
+    # "=": a generated password may start with "-"
     creds = [
-        "--registry-username",
-        registry.username or "",
-        "--registry-password",
-        registry.password or "",
+        f"--registry-username={registry.username or ''}",
+        f"--registry-password={registry.password or ''}",
     ]
 
     code, doc, err = flowdeploy(env, "apply", "--all", "--project-dir", str(repo), *creds)

@@ -175,9 +175,12 @@ def _how_to_start(port: int, home: Path) -> str:
     )
 
 
-def start_prefect_server(workdir: Path, *, timeout: float | None = None) -> PrefectServer:
+def start_prefect_server(
+    workdir: Path, *, timeout: float | None = None, database_url: str | None = None
+) -> PrefectServer:
     """Start a Prefect server with its own PREFECT_HOME under `workdir` and wait until healthy.
 
+    `database_url` (e.g. ``postgresql+asyncpg://...``) replaces the server's own SQLite file.
     Raises ServiceStartError with the server log and a how-to-start hint on failure.
     """
     if timeout is None:
@@ -185,7 +188,7 @@ def start_prefect_server(workdir: Path, *, timeout: float | None = None) -> Pref
     last_error: ServiceStartError | None = None
     for _attempt in range(2):  # a second try only if the free port was taken meanwhile
         try:
-            return _start_once(workdir, timeout=timeout)
+            return _start_once(workdir, timeout=timeout, database_url=database_url)
         except _PortTaken as exc:
             last_error = ServiceStartError(str(exc))
     assert last_error is not None
@@ -196,14 +199,15 @@ class _PortTaken(ServiceStartError):
     pass
 
 
-def _start_once(workdir: Path, *, timeout: float) -> PrefectServer:
+def _start_once(workdir: Path, *, timeout: float, database_url: str | None) -> PrefectServer:
     port = free_port()
     home = workdir / f"prefect-home-{port}"
     home.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"prefect-server-{port}.log"
     env = isolated_env(
         PREFECT_HOME=str(home),
-        PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home}/prefect.db",
+        PREFECT_SERVER_DATABASE_CONNECTION_URL=database_url
+        or f"sqlite+aiosqlite:///{home}/prefect.db",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_SERVER_UI_ENABLED="false",
         PREFECT_SERVER_LOGGING_LEVEL="WARNING",

@@ -133,6 +133,34 @@ def test_version_does_not_import_the_engine() -> None:
     assert printed.startswith("flowdeploy ") and imported == "[]"
 
 
+def test_the_engine_imports_nothing_a_run_may_not_need() -> None:
+    """A plan or apply with no image to build pays for neither docker-py nor jsonschema
+    (loaded when a deployment is checked for writing), nor httpx's command-line client."""
+    code = (
+        "import sys\n"
+        "import flowdeploy.cli, flowdeploy.run, flowdeploy.pipeline\n"
+        "heavy = ('docker', 'git', 'rich.progress', 'jsonschema', 'click', 'pygments')\n"
+        "print([m for m in heavy if sys.modules.get(m) is not None])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_console_script_flushes_its_output_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    """It leaves without the interpreter's teardown: what was printed must still arrive."""
+    script = Path(sys.executable).with_name("flowdeploy")
+    done = subprocess.run(
+        [str(script), "plan", "--project-dir", str(tmp_path), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
+    )
+    assert done.returncode == 2, done.stderr
+    assert json.loads(done.stdout)["exit_code"] == 2  # the whole document, piped
+    assert done.stderr.startswith("error: cannot reach the Prefect API")
+
+
 def test_the_console_script_has_version() -> None:
     script = Path(sys.executable).with_name("flowdeploy")
     done = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)

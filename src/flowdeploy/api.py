@@ -10,10 +10,10 @@ budget is spent, a request gets one attempt; once that also fails, later request
 once instead of each waiting for the same unhealthy server.
 
 Several threads may share one client (``apply`` writes deployments concurrently): a gate
-bounds the requests in flight to ``concurrency``, and halves that bound when the server
-answers 503 or 429 to a request sent at the current bound, down to one at a time. A
-Prefect server on SQLite serialises its writes and refuses with 503 when they pile up;
-on PostgreSQL they run side by side (see benchmarks/README.md for the measurements).
+bounds the writes in flight, starting at one and growing to ``concurrency`` while the
+server keeps up, and halves that bound when the server answers 503 or 429 to writes sent
+side by side. A Prefect server on SQLite serialises its writes and refuses with 503 when
+they pile up; on PostgreSQL they run side by side (benchmarks/README.md has the figures).
 
 A write whose answer is lost (a timeout or a dropped connection after the request was sent,
 a 5xx from a proxy) may have been handled. Every write flowdeploy makes is safe to repeat
@@ -81,39 +81,93 @@ _UI_CHECK_TIMEOUT = 5.0
 
 
 class Gate:
-    """At most ``limit`` requests in flight; ``shrink`` halves the limit (not below one)."""
+    """At most ``limit`` writes in flight, the limit found by climbing.
 
-    def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
-        self.lowest = self.limit
-        """The smallest limit reached (what the run ended up writing with)."""
+    It starts at one. After each window of answered writes (twice the limit, at least
+    four), the rate of answers is compared with the last window's: ten per cent better and
+    the limit grows by one, up to ``most``; otherwise it steps back to where the rate was
+    best, and stays. An overload answer (503, 429) stops the climb too, and halves the
+    limit when the write was sent alongside others (not below one). A server that
+    serialises its writes (Prefect on SQLite) is thus written one at a time, and one that
+    takes them side by side (PostgreSQL, Prefect Cloud) with as many as pay off.
+    """
+
+    GAIN = 1.1
+
+    def __init__(self, most: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.most = max(1, most)
+        self.limit = 1
+        self.highest = 1
+        """The largest limit reached."""
+        self.settled = self.most == 1
+        """The climb is over: the limit no longer grows."""
+        self._clock = clock
         self._in_flight = 0
         self._generation = 0
+        self._window = (clock(), 0)
+        self._last_rate = 0.0
+        self._refused = False
         self._cond = threading.Condition()
 
     def enter(self) -> int | None:
         """Wait for a free place; the generation of the limit it was given under, or None
-        when no other request is in flight (an overload is then not of this client's
-        making, and fewer requests at a time would not help)."""
+        when no other write is in flight (an overload is then not of this client's making,
+        and fewer writes at a time would not help)."""
         with self._cond:
             while self._in_flight >= self.limit:
                 self._cond.wait()
             self._in_flight += 1
             return self._generation if self._in_flight > 1 else None
 
-    def leave(self) -> None:
+    def leave(self, *, answered: bool) -> None:
+        """A write is done; ``answered``: the server took it (no overload, no failure)."""
         with self._cond:
             self._in_flight -= 1
-            self._cond.notify()
+            if answered and not self.settled:
+                self._climb()
+            self._cond.notify_all()
 
-    def shrink(self, generation: int | None) -> bool:
-        """Halve the limit after an overload answer to a request sent under ``generation``;
-        the answers to requests sent before an earlier halving do not halve it again."""
+    def _climb(self) -> None:
+        started, count = self._window
+        count += 1
+        if count < max(4, 2 * self.limit):
+            self._window = (started, count)
+            return
+        now = self._clock()
+        rate = count / max(now - started, 1e-9)
+        if rate >= self._last_rate * self.GAIN and self.limit < self.most:
+            self._last_rate = rate
+            self.limit += 1
+            self.highest = max(self.highest, self.limit)
+        else:
+            if rate < self._last_rate * self.GAIN and self.limit > 1:
+                self.limit -= 1  # the last step did not pay: back to the best
+            self.settled = True
+        self._window = (now, 0)
+
+    def restart(self) -> None:
+        """Climb again from one, for writes of another kind: a server that takes small
+        flow upserts side by side may still serialise deployments. One that refused writes
+        sent side by side is not asked again."""
         with self._cond:
-            if generation is None or generation != self._generation or self.limit == 1:
+            self.limit = 1
+            self.settled = self.most == 1 or self._refused
+            self._window = (self._clock(), 0)
+            self._last_rate = 0.0
+            self._generation += 1
+
+    def overloaded(self, generation: int | None) -> bool:
+        """An overload answer to a write sent under ``generation``: stop climbing, and
+        halve the limit (True) unless the write went alone or was sent before an earlier
+        halving (whose answers do not halve it again)."""
+        with self._cond:
+            self.settled = True
+            if generation is None:
+                return False
+            self._refused = True
+            if generation != self._generation or self.limit == 1:
                 return False
             self.limit = max(1, self.limit // 2)
-            self.lowest = min(self.lowest, self.limit)
             self._generation += 1
             return True
 
@@ -215,8 +269,9 @@ class PrefectApi:
     ``PREFECT_API_REQUEST_TIMEOUT``; ``retries`` bounds the attempts of one request and
     ``retry_budget`` the seconds the whole run may lose to retrying. ``on_retry`` hears one
     line per retry (what, why, when the next attempt is) and per lost answer.
-    ``concurrency`` bounds the requests in flight when threads share the client (default:
-    the connection's ``FLOWDEPLOY_CONCURRENCY``, else ``DEFAULT_CONCURRENCY``).
+    ``concurrency`` bounds the writes in flight when threads share the client (default:
+    the connection's ``FLOWDEPLOY_CONCURRENCY``, else ``DEFAULT_CONCURRENCY``; see
+    ``Gate``).
     """
 
     def __init__(
@@ -296,9 +351,10 @@ class PrefectApi:
         """
         url = path.lstrip("/")
         what = what or f"{method} {path}"
-        if method != "GET" and not (
+        write = method != "GET" and not (
             method == "POST" and path.rstrip("/").endswith(READ_ONLY_POSTS)
-        ):
+        )
+        if write:
             with self._lock:
                 self.writes += 1
         self._refuse_when_down(what)
@@ -307,7 +363,7 @@ class PrefectApi:
             started = self._clock()
             response: httpx.Response | None = None
             failure: httpx.TransportError | None = None
-            generation = self.gate.enter()
+            generation = self.gate.enter() if write else None
             try:
                 response = self._client.request(method, url, **kwargs)
             except _FATAL as exc:
@@ -329,12 +385,15 @@ class PrefectApi:
                 # after the server did the work.
                 maybe_handled = response.status_code not in (408, 429)
             finally:
-                self.gate.leave()
+                if write:
+                    self.gate.leave(
+                        answered=response is not None and response.status_code not in RETRY_STATUSES
+                    )
             overloaded = response is not None and response.status_code in OVERLOAD_STATUSES
-            if overloaded and self.gate.shrink(generation):
+            if write and overloaded and self.gate.overloaded(generation):
                 self._tell(
                     f"{what}: the server is overloaded ({why}): from now on at most "
-                    f"{self.gate.limit} request{'s' if self.gate.limit > 1 else ''} at a time"
+                    f"{self.gate.limit} write{'s' if self.gate.limit > 1 else ''} at a time"
                 )
             self._charge(self._clock() - started)
             if maybe_handled and lookup is not None and method != "GET":

@@ -686,9 +686,9 @@ def apply_plan(
     ``prune``, orphaned deployments are deleted. The results are in the plan's order.
 
     Flows are registered first, then the deployments are written by as many threads as
-    ``api.gate`` lets requests through (each deployment's automations after it): on
-    PostgreSQL the server writes them side by side, and on SQLite its first 503s bring the
-    gate down to one request at a time.
+    ``api.gate`` lets writes through (each deployment's automations after it): on
+    PostgreSQL the server writes them side by side, and on SQLite its first 503 keeps the
+    gate at one write at a time.
 
     ``stop`` is asked before each deployment: once it says so, no more writes start, the
     ones in flight finish, and the results hold only what was done. ``done`` receives each
@@ -710,9 +710,10 @@ def apply_plan(
             outcomes.append(outcome)
         return outcome
 
-    pool = ThreadPoolExecutor(max_workers=api.gate.limit, thread_name_prefix="flowdeploy-write")
+    pool = ThreadPoolExecutor(max_workers=api.gate.most, thread_name_prefix="flowdeploy-write")
     try:
         flow_ids = _register_flows(plan, api, pool)
+        api.gate.restart()
         futures = [pool.submit(write, item, flow_ids) for item in plan.items]
         for item, future in zip(plan.items, futures, strict=True):
             if future.result() is not None and progress:

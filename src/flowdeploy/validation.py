@@ -639,12 +639,21 @@ _TRIGGER_FIXES = {
 @functools.lru_cache(maxsize=256)
 def _schema_problem(schema: str) -> str | None:
     """``validate_parameter_openapi_schema``: the schema (as JSON) against the 2020-12
-    meta-schema; cached, as deployments of one flow share a schema and this is the
-    costly part of checking a deployment."""
+    meta-schema; cached, as deployments of one flow share a schema.
+
+    jsonschema-rs answers first: about 1.4 ms per schema with jsonschema, the costliest part
+    of checking a deployment, against microseconds. The server's own library (jsonschema)
+    says why when it fails, and has the last word on regular expressions (``pattern``),
+    which only it checks, as Python's ``re`` reads them."""
+    import jsonschema_rs
+
+    parsed = json.loads(schema)
+    if '"pattern' not in schema and jsonschema_rs.meta.is_valid(parsed):
+        return None
     import jsonschema  # type: ignore[import-untyped, unused-ignore]  # 40 ms: when needed
 
     try:
-        jsonschema.Draft202012Validator.check_schema(json.loads(schema))
+        jsonschema.Draft202012Validator.check_schema(parsed)
     except jsonschema.SchemaError as exc:
         return str(exc.message)
     return None

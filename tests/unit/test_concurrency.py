@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 import uuid
@@ -25,8 +24,11 @@ class Server:
     ``serial``: refuse with 503 whenever another request is being handled, as a SQLite
     server does when writes pile up."""
 
-    def __init__(self, *, serial: bool = False) -> None:
+    def __init__(self, *, serial: bool = False, queue: bool = False) -> None:
         self.serial = serial
+        self.queue = queue
+        """Serialise the writes by waiting (a lock) instead of refusing them."""
+        self.db = threading.Lock()
         self.lock = threading.Lock()
         self.in_flight = 0
         self.most = 0
@@ -45,7 +47,11 @@ class Server:
                 with self.lock:
                     self.refused += 1
                 return httpx.Response(503, json={"detail": "database is locked"})
-            time.sleep(random.uniform(0.001, 0.01))
+            if self.queue:
+                with self.db:  # long enough that the client's own work is noise
+                    time.sleep(0.02)
+            else:
+                time.sleep(0.004)
             return self._answer(request)
         finally:
             with self.lock:
@@ -96,6 +102,7 @@ def test_apply_writes_with_at_most_the_limit_in_flight_and_keeps_the_plans_order
     done: list[str] = []
     with _api(server, 4) as api:
         results = apply_plan(plan, api, progress=lambda item: done.append(item.name))
+        assert api.gate.highest >= 3  # writes side by side answer faster: it climbed
     assert [o.name for o in results.outcomes] == [i.name for i in plan.items]
     assert {o.status for o in results.outcomes} == {Status.CREATED}
     assert done == [i.name for i in plan.items]  # progress too, in the plan's order
@@ -111,9 +118,9 @@ def test_one_at_a_time_never_overlaps() -> None:
     assert len(results.outcomes) == 20 and server.most == 1
 
 
-def test_overload_halves_the_limit_once_per_storm_down_to_one() -> None:
-    """A server that refuses every request but one at a time (SQLite under writes): the
-    8 writers become 4, 2, then 1, and every deployment is written once."""
+def test_a_server_that_serialises_writes_is_written_one_at_a_time_after_its_first_503() -> None:
+    """A server that refuses every write but one at a time (SQLite under writes): the
+    gate grows to two, is refused once, and stays at one; every deployment is written."""
     server = Server(serial=True)
     lines: list[str] = []
     with PrefectApi(
@@ -124,50 +131,77 @@ def test_overload_halves_the_limit_once_per_storm_down_to_one() -> None:
         on_retry=lines.append,
     ) as api:
         results = apply_plan(_plan(40), api)
-        assert api.gate.limit == 1 and api.gate.lowest == 1
+        assert api.gate.limit == 1 and api.gate.settled and api.gate.highest == 2
     assert {o.status for o in results.outcomes} == {Status.CREATED}
     assert sorted(server.created) == sorted(f"dep-{i}" for i in range(40))
-    halvings = [line for line in lines if "overloaded" in line]
-    assert [h.rsplit("at most ", 1)[1] for h in halvings] == [
-        "4 requests at a time",
-        "2 requests at a time",
-        "1 request at a time",
+    assert server.refused <= 2
+    assert [line.rsplit("at most ", 1)[1] for line in lines if "overloaded" in line] == [
+        "1 write at a time"
     ]
 
 
-def test_gate_ignores_late_answers_from_before_a_halving() -> None:
+def test_a_server_that_queues_writes_gets_one_at_a_time_without_a_single_503() -> None:
+    """Writes that wait for each other on the server (SQLite's lock) answer no faster two
+    at a time than one at a time: the climb steps back to one and stays there."""
+    server = Server(queue=True)
+    with _api(server, 4) as api:
+        results = apply_plan(_plan(24), api)
+        assert api.gate.limit == 1 and api.gate.settled
+    assert {o.status for o in results.outcomes} == {Status.CREATED}
+    assert server.refused == 0
+
+
+def test_the_gate_climbs_while_the_rate_of_answers_grows() -> None:
+    now = [0.0]
+    gate = Gate(8, clock=lambda: now[0])
+
+    def answers(count: int, seconds_each: float) -> None:
+        for _ in range(count):
+            gate.enter()
+            now[0] += seconds_each
+            gate.leave(answered=True)
+
+    answers(4, 1.0)  # 1 per second at one: the first window always climbs
+    assert gate.limit == 2
+    answers(4, 0.5)  # 2 per second at two: better, climb
+    assert gate.limit == 3
+    answers(6, 0.48)  # barely better at three: back to two, and stay
+    assert gate.limit == 2 and gate.settled and gate.highest == 3
+    answers(20, 0.1)
+    assert gate.limit == 2
+
+
+def test_gate_halves_once_per_generation_and_not_for_a_write_alone() -> None:
     gate = Gate(8)
+    gate.limit = 8  # grown
     alone = gate.enter()
     second = gate.enter()
     third = gate.enter()
-    assert alone is None  # nothing else was in flight: not ours to fix
-    assert not gate.shrink(alone) and gate.limit == 8
-    assert gate.shrink(second) and gate.limit == 4
-    assert not gate.shrink(third)  # sent at 8: already accounted for
+    assert alone is None
+    assert not gate.overloaded(alone) and gate.limit == 8 and gate.settled
+    assert gate.overloaded(second) and gate.limit == 4
+    assert not gate.overloaded(third)  # sent at 8: already accounted for
     fourth = gate.enter()
-    assert gate.shrink(fourth) and gate.limit == 2
+    assert gate.overloaded(fourth) and gate.limit == 2
     for _ in range(4):
-        gate.leave()
+        gate.leave(answered=True)
+    assert gate.limit == 2  # settled: no more growth
 
 
-def test_an_overload_while_alone_keeps_the_limit() -> None:
-    """The health check or a single read answered 503: the server's trouble, not ours."""
-    answers = iter([503, 503, 200])
-    lines: list[str] = []
-    with PrefectApi(
-        Connection("http://prefect.test/api"),
-        transport=httpx.MockTransport(lambda _: httpx.Response(next(answers), json=[])),
-        sleep=lambda _: None,
-        concurrency=4,
-        on_retry=lines.append,
-    ) as api:
-        api.read_deployments()
-        assert api.gate.limit == 4
-    assert not [line for line in lines if "overloaded" in line]
+def test_a_restart_climbs_again_from_one() -> None:
+    gate = Gate(4)
+    gate.limit = 3
+    assert gate.enter() is None
+    assert not gate.overloaded(None)  # refused while alone: no halving, but settled
+    gate.leave(answered=False)
+    assert gate.settled and gate.limit == 3
+    gate.restart()
+    assert gate.limit == 1 and not gate.settled
 
 
 def test_gate_blocks_beyond_its_limit() -> None:
     gate = Gate(2)
+    gate.limit = 2
     gate.enter()
     gate.enter()
     entered = threading.Event()
@@ -179,9 +213,37 @@ def test_gate_blocks_beyond_its_limit() -> None:
     thread = threading.Thread(target=third)
     thread.start()
     assert not entered.wait(0.05)
-    gate.leave()
+    gate.leave(answered=False)
     assert entered.wait(2)
     thread.join()
+
+
+def test_an_overload_answered_to_a_write_alone_keeps_the_limit_and_says_nothing_of_it() -> None:
+    """The server's own trouble, not this client's: no halving, no "overloaded" line."""
+    answers = iter([503, 503, 200])
+    lines: list[str] = []
+    with PrefectApi(
+        Connection("http://prefect.test/api"),
+        transport=httpx.MockTransport(lambda _: httpx.Response(next(answers), json={"id": "f"})),
+        sleep=lambda _: None,
+        concurrency=4,
+        on_retry=lines.append,
+    ) as api:
+        assert api.upsert_flow("etl") == "f"
+        assert api.gate.limit == 1 and api.gate.settled
+    assert len(lines) == 2 and not [line for line in lines if "overloaded" in line]
+
+
+def test_reads_are_not_gated() -> None:
+    """The server is read while the files are parsed: reads never wait for the gate."""
+    gate_api = PrefectApi(
+        Connection("http://prefect.test/api"),
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, json=[])),
+        concurrency=1,
+    )
+    gate_api.gate.enter()  # a write in flight holds the only place
+    assert gate_api.read_deployments() == []
+    gate_api.close()
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two", "65", "1.5"])

@@ -8,6 +8,7 @@ it again for the cases the issue named).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from textwrap import dedent, indent
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from flowdeploy import templating as tpl
+from flowdeploy import validation
 from flowdeploy.errors import ConfigError, ConfigErrors, Location
 from flowdeploy.project import DeploymentSpec, Project, load_project
 from flowdeploy.runner import Deployment
@@ -716,3 +718,43 @@ def test_check_specs_raises_every_refusal_at_once(tmp_path: Path) -> None:
         check_specs(project.specs)
     assert len(caught.value.errors) == 2
     assert caught.value.exit_code == 2
+
+
+# -- the meta-schema check: the fast path agrees with the server's library ---------------------
+
+
+_SCHEMAS = [
+    {"type": "object", "properties": {}},
+    {
+        "title": "Parameters",
+        "type": "object",
+        "properties": {
+            "default": {"title": "default", "type": "string", "default": "x", "position": 0},
+            "n": {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": None},
+        },
+        "definitions": {"E": {"enum": ["a", "b"], "type": "string"}},
+    },
+    {"type": "object", "properties": {"a": {"type": "strin"}}},
+    {"type": "object", "properties": {"a": {"minimum": "1"}}},
+    {"type": "object", "required": "a"},
+    {"type": "object", "properties": {"a": {"type": "string", "pattern": "("}}},
+    {"type": "object", "properties": {"a": {"type": "string", "pattern": "^a(?=b)"}}},
+    {"type": "object", "patternProperties": {"[": {"type": "string"}}},
+    {"type": "object", "properties": {"a": {"enum": "abc"}}},
+    {"type": "object", "properties": {"a": {"items": 3}}},
+    {"type": "object", "properties": {"a": {"title": 3}}},
+]
+
+
+@pytest.mark.parametrize("schema", _SCHEMAS)
+def test_the_schema_check_says_what_jsonschema_says(schema: dict[str, Any]) -> None:
+    import jsonschema
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+        expected = None
+    except jsonschema.SchemaError as exc:
+        expected = str(exc.message)
+    text = json.dumps(schema, sort_keys=True)
+    validation._schema_problem.cache_clear()
+    assert validation._schema_problem(text) == expected

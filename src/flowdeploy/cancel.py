@@ -1,6 +1,6 @@
 """Cancellation as GitHub does it: SIGINT, then SIGTERM about 7.5 s later, then SIGKILL.
 
-The first signal asks the run to stop: no new write starts, the one in flight finishes, and
+The first signal asks the run to stop: no new write starts, those in flight finish, and
 the run reports what it wrote. A second signal abandons the write in flight. Either way the
 process ends with 128 + the first signal's number (130 for SIGINT, 143 for SIGTERM), and
 never with 2, which promises that nothing was written.
@@ -33,7 +33,7 @@ class Cancelled(FlowdeployError):
             "a second signal abandoned the write in flight; it may or may not have reached "
             "the server"
             if abandoned
-            else "no write was started after the signal; the one in flight finished"
+            else "no write was started after the signal; those in flight finished"
         )
         super().__init__(
             what,

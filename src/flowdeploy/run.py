@@ -215,14 +215,16 @@ def _apply(
     cancelled = switch.error()
     if cancelled is not None or interrupted:
         update["errors"] = (cancelled or Cancelled(signal.SIGINT, abandoned=True),)
-    else:
-        # Only decides which "start a worker" hints to print: never worth losing the results.
+    elif any(o.status in _WRITTEN for o in results.outcomes):
+        # Only decides which "start a worker" hints to print (after a write): never worth
+        # losing the results.
         with contextlib.suppress(FlowdeployError):
             update["push_pools"] = pools_without_workers(api, pools)
     return result.model_copy(update=update)
 
 
 _skipped = "not written: the run was cancelled before it; re-run to apply it"
+_WRITTEN = frozenset({Status.CREATED, Status.UPDATED, Status.APPLIED})
 
 
 def _with_ui(result: RunResult, api: PrefectApi) -> RunResult:

@@ -448,7 +448,7 @@ class SourceIndex:
 
     def contains(self, path: Path) -> bool:
         """Whether ``path`` resolves (symlinks followed) inside the index's bounds."""
-        return within(path.resolve(), self._shared.bounds)
+        return within(self._shared.resolve(path), self._shared.bounds)
 
     def outside(self, name: str) -> Path | None:
         """Where module ``name`` (or a package above it) resolved outside the bounds, if it

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "src"))
 
-from apply_vs_prefect import make_repo  # noqa: E402
+from apply_vs_prefect import _post, make_repo  # noqa: E402
 from postgres import running_postgres  # noqa: E402
 
 from support.oracle import prefect_deploy  # noqa: E402
@@ -114,17 +114,6 @@ def env_for(api: str, **extra: str) -> dict[str, str]:
 def fresh(api: str) -> None:
     reset_server_state(api)
     create_work_pool(api, POOL, "process")
-
-
-def _post(client: httpx.Client, path: str, body: dict[str, object]) -> dict[str, object]:
-    for attempt in range(10):
-        response = client.post(path, json=body)
-        if response.status_code < 500:
-            break
-        time.sleep(0.05 * (attempt + 1))
-    response.raise_for_status()
-    result: dict[str, object] = response.json()
-    return result
 
 
 def floor(api: str, n: int) -> float:

@@ -103,6 +103,8 @@ class Gate:
         """The climb is over: the limit no longer grows."""
         self._clock = clock
         self._in_flight = 0
+        self._tickets = 0
+        self._serving = 0
         self._generation = 0
         self._window = (clock(), 0)
         self._last_rate = 0.0
@@ -114,9 +116,16 @@ class Gate:
         when no other write is in flight (an overload is then not of this client's making,
         and fewer writes at a time would not help)."""
         with self._cond:
-            while self._in_flight >= self.limit:
+            # First come, first served: a thread that has just left would otherwise take
+            # the place back before a woken waiter runs, and starve it (and the progress
+            # report, which follows the file's order) for the whole run.
+            ticket = self._tickets
+            self._tickets += 1
+            while ticket != self._serving or self._in_flight >= self.limit:
                 self._cond.wait()
+            self._serving += 1
             self._in_flight += 1
+            self._cond.notify_all()
             return self._generation if self._in_flight > 1 else None
 
     def leave(self, *, answered: bool) -> None:

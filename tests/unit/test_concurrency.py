@@ -256,3 +256,32 @@ def test_a_wrong_concurrency_is_a_configuration_error(value: str) -> None:
 def test_the_default_concurrency_and_a_given_one() -> None:
     assert Connection("http://x/api").max_in_flight == 4
     assert Connection("http://x/api", concurrency=" 1 ").max_in_flight == 1
+
+
+def test_the_gate_lets_writes_in_in_the_order_they_asked() -> None:
+    """A thread that leaves and asks again at once must queue behind the waiting ones: the
+    progress report follows the file's order, and once stalled behind a starved write it
+    stalled for the rest of the run."""
+    gate = Gate(1)
+    gate.enter()
+    order: list[str] = []
+
+    def waiter(name: str) -> None:
+        gate.enter()
+        order.append(name)
+        gate.leave(answered=False)
+
+    threads = []
+    for k, name in enumerate(("first", "second", "third"), start=2):
+        thread = threading.Thread(target=waiter, args=(name,))
+        thread.start()
+        threads.append(thread)
+        while gate._tickets < k:  # it is queued
+            time.sleep(0.001)
+    gate.leave(answered=False)
+    gate.enter()
+    order.append("again")
+    gate.leave(answered=False)
+    for thread in threads:
+        thread.join(2)
+    assert order == ["first", "second", "third", "again"]

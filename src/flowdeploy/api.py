@@ -31,6 +31,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -327,9 +328,22 @@ class PrefectApi:
             timeout=self.timeout,
             transport=transport,
         )
+        self._early: Future[list[dict[str, Any]]] | None = None
 
     def close(self) -> None:
+        if self._early is not None:
+            self._early.cancel()
         self._client.close()
+
+    def read_deployments_early(self) -> None:
+        """Ask for every deployment now, in the background; the next
+        ``read_deployments()`` takes the answer. The server needs about as long to list a
+        few hundred deployments as this process needs to load the engine and parse the
+        files, so the two overlap instead of following each other."""
+        if self._early is None:
+            reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowdeploy-early")
+            self._early = reader.submit(self._read_deployments, None)
+            reader.shutdown(wait=False)
 
     def __enter__(self) -> PrefectApi:
         return self
@@ -589,6 +603,12 @@ class PrefectApi:
 
     def read_deployments(self, flow_names: list[str] | None = None) -> list[dict[str, Any]]:
         """Every deployment, or those of the named flows."""
+        if flow_names is None and self._early is not None:
+            early, self._early = self._early, None
+            return early.result()
+        return self._read_deployments(flow_names)
+
+    def _read_deployments(self, flow_names: list[str] | None) -> list[dict[str, Any]]:
         body = {"flows": {"name": {"any_": flow_names}}} if flow_names is not None else {}
         return list(self._paginate("/deployments/filter", body))
 

@@ -13,14 +13,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pathspec
 from pydantic import BaseModel, ConfigDict
 
 from flowdeploy.git import ChangeSet, FileChange
 from flowdeploy.imageplan import DOCKER_BUILD
 from flowdeploy.imports import Reach
+
+if TYPE_CHECKING:
+    import pathspec
 
 DEFAULT_ALWAYS = (
     "Dockerfile",
@@ -145,6 +147,8 @@ class _Paths:
     def __init__(self, project: str, rules: ChangeRules) -> None:
         self.project = PurePosixPath(project) if project not in ("", ".") else PurePosixPath()
         self.rules = rules
+        import pathspec  # only when commits are compared
+
         self.always = pathspec.GitIgnoreSpec.from_lines(rules.always)
         self.ignore = pathspec.GitIgnoreSpec.from_lines(rules.ignore)
 
@@ -185,6 +189,8 @@ class _Paths:
 @functools.cache
 def _compiled(glob: str) -> pathspec.GitIgnoreSpec:
     """Each watched glob is compiled once, not once per entry and changed path."""
+    import pathspec
+
     return pathspec.GitIgnoreSpec.from_lines([glob])
 
 

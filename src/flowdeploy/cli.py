@@ -242,6 +242,10 @@ def _connect(settings: Settings, command: str, output: _Output) -> PrefectApi | 
     except BaseException:
         api.close()
         raise
+    if settings.range is None:
+        # Without commits to compare, the plan reads every deployment (pipeline.read_plan):
+        # asked now, the server answers while the engine loads.
+        api.read_deployments_early()
     return api
 
 

@@ -19,9 +19,6 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-import dateutil.rrule
-from croniter import croniter
-
 from flowdeploy import schedules as sched
 
 __all__ = [
@@ -178,7 +175,7 @@ def _cron_calendar(expr: str) -> _Calendar | None:
     if len(fields) != 5:
         return None
     try:
-        if not croniter.is_valid(expr):
+        if not sched.cron_is_valid(expr):
             return None
     except Exception:  # croniter is untyped; anything it raises means "not understood"
         return None
@@ -355,6 +352,8 @@ def _rrule_text(expr: Any) -> str:
 def _parse_rrule(expr: str) -> _Rule | None:
     """The simple parts of a single rule, or None for anything else (COUNT, UNTIL, sets,
     ordinal weekdays, BYSETPOS...)."""
+    import dateutil.rrule  # only for rrule schedules
+
     try:
         parsed = dateutil.rrule.rrulestr(expr, dtstart=PREFECT_RRULE_START, cache=False)
     except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError):

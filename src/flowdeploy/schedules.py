@@ -8,13 +8,12 @@ hashed fields), rrule with python-dateutil, timezones against the IANA database.
 from __future__ import annotations
 
 import json
+import re
 import zoneinfo
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
-import dateutil.rrule
-from croniter import croniter
 from pydantic import TypeAdapter, ValidationError
 
 KINDS = ("cron", "interval", "rrule")
@@ -62,7 +61,7 @@ def check_timezone(name: str, key: str = "timezone") -> str:
 
 
 def check_cron(expr: str) -> str:
-    if not isinstance(expr, str) or not croniter.is_valid(expr):
+    if not isinstance(expr, str) or not cron_is_valid(expr):
         raise ScheduleError(
             f"cron expression {expr!r} is not valid",
             "cron",
@@ -77,7 +76,51 @@ def check_cron(expr: str) -> str:
     return expr
 
 
+# (lowest, highest) of minute, hour, day of month, month, day of week.
+_CRON_BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
+_CRON_ITEM = re.compile(r"(?:\*|(0|[1-9][0-9]?)(?:-(0|[1-9][0-9]?))?)(?:/([1-9][0-9]?))?")
+
+
+def cron_is_valid(expr: str) -> bool:
+    """Whether croniter (Prefect's judge) accepts ``expr``.
+
+    The expressions nearly every file holds (five fields of ``*``, numbers, ``a-b`` ranges,
+    ``/n`` steps and lists, all within each field's bounds) are a strict subset of what
+    croniter accepts, and are answered here: importing croniter costs a re-run about a
+    twentieth of its time (it runs ``file`` on the interpreter). Anything else is asked.
+    """
+    fields = expr.split(" ")
+    if len(fields) == 5 and all(
+        _plain_cron_field(field, low, high)
+        for field, (low, high) in zip(fields, _CRON_BOUNDS, strict=True)
+    ):
+        return True
+    from croniter import croniter
+
+    return bool(croniter.is_valid(expr))
+
+
+def _plain_cron_field(field: str, low: int, high: int) -> bool:
+    for item in field.split(","):
+        found = _CRON_ITEM.fullmatch(item)
+        if found is None:
+            return False
+        first, last, step = found.groups()
+        if first is None:
+            continue  # "*" or "*/n"
+        if not low <= int(first) <= high:
+            return False
+        if last is None:
+            if step is not None:
+                return False  # "a/n": croniter versions disagree on it
+        elif not int(first) <= int(last) <= high:
+            return False
+    return True
+
+
 def check_rrule(expr: str) -> str:
+    import dateutil.rrule  # only for rrule schedules
+
     try:
         dateutil.rrule.rrulestr(expr, cache=True)
     except (ValueError, TypeError) as exc:

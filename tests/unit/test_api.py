@@ -1,3 +1,5 @@
+import threading
+
 import httpx
 import pytest
 
@@ -95,6 +97,31 @@ def test_pagination_reads_every_page() -> None:
     api, _ = make(handler)
     assert len(api.read_deployments()) == 450
     assert api.writes == 0
+
+
+def test_deployments_asked_early_are_read_once_and_only_for_the_whole_list() -> None:
+    """The answer to the early read serves the next full read; a filtered read, or a second
+    full one (after writes), asks the server again."""
+    asked: list[object] = []
+    answered = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        import json
+
+        body = json.loads(request.content)
+        asked.append(body.get("flows"))
+        answered.set()
+        return httpx.Response(200, json=[{"id": str(len(asked))}])
+
+    api, _ = make(handler)
+    api.read_deployments_early()
+    assert answered.wait(5)  # asked before anyone wants it
+    assert api.read_deployments() == [{"id": "1"}]
+    assert len(asked) == 1
+    assert api.read_deployments(["etl"]) == [{"id": "2"}]
+    assert asked[1] == {"name": {"any_": ["etl"]}}
+    assert api.read_deployments() == [{"id": "3"}]
+    assert len(asked) == 3
 
 
 def test_writes_are_counted() -> None:

@@ -135,11 +135,14 @@ def test_version_does_not_import_the_engine() -> None:
 
 def test_the_engine_imports_nothing_a_run_may_not_need() -> None:
     """A plan or apply with no image to build pays for neither docker-py nor jsonschema
-    (loaded when a deployment is checked for writing), nor httpx's command-line client."""
+    (loaded when a deployment is checked for writing), nor httpx's command-line client, nor
+    the schedule and glob libraries a file with plain cron schedules and no commits to
+    compare does not need (croniter alone runs `file` on the interpreter)."""
     code = (
         "import sys\n"
-        "import flowdeploy.cli, flowdeploy.run, flowdeploy.pipeline\n"
-        "heavy = ('docker', 'git', 'rich.progress', 'jsonschema', 'click', 'pygments')\n"
+        "import flowdeploy.cli, flowdeploy.run, flowdeploy.pipeline, flowdeploy.report\n"
+        "heavy = ('docker', 'git', 'rich.progress', 'jsonschema', 'click', 'pygments',\n"
+        "         'croniter', 'dateutil', 'pathspec')\n"
         "print([m for m in heavy if sys.modules.get(m) is not None])\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

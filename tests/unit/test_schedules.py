@@ -1,6 +1,10 @@
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowdeploy import schedules as sched
 
@@ -138,3 +142,50 @@ def test_known_keys_are_prefects_schedule_model_plus_max_scheduled_runs() -> Non
         "day_or",
     }
     assert set(sched.KNOWN_KEYS) == prefect | {"max_scheduled_runs"}
+
+
+def _cron_item(low: int, high: int) -> st.SearchStrategy[str]:
+    number = st.integers(low - 2, high + 2).map(str)
+    return st.one_of(
+        st.just("*"),
+        st.builds(lambda n: f"*/{n}", st.integers(0, 70)),
+        number,
+        st.builds(lambda a, b: f"{a}-{b}", number, number),
+        st.builds(lambda a, b, n: f"{a}-{b}/{n}", number, number, st.integers(0, 70)),
+        st.builds(lambda a, n: f"{a}/{n}", number, st.integers(0, 70)),
+        st.sampled_from(["0", "00", "05", "MON", "JAN", "L", "5W", "1#2", "?", "R", "H", ""]),
+    )
+
+
+def _cron_field(low: int, high: int) -> st.SearchStrategy[str]:
+    return st.lists(_cron_item(low, high), min_size=1, max_size=3).map(",".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.tuples(
+        _cron_field(0, 59),
+        _cron_field(0, 23),
+        _cron_field(1, 31),
+        _cron_field(1, 12),
+        _cron_field(0, 7),
+    ).map(" ".join)
+)
+def test_cron_validity_answered_without_croniter_agrees_with_croniter(expr: str) -> None:
+    """The plain expressions answered without importing croniter are ones it accepts, and
+    every other expression gets croniter's own answer."""
+    from croniter import croniter
+
+    assert sched.cron_is_valid(expr) == bool(croniter.is_valid(expr))
+
+
+@pytest.mark.parametrize(
+    "expr",
+    ["0 6 * * 1-5", "*/15 * * * *", "0,30 8-18/2 1 1,6,12 0", "59 23 31 12 6"],
+)
+def test_plain_cron_expressions_are_answered_without_importing_croniter(expr: str) -> None:
+    code = (
+        "import sys; from flowdeploy import schedules; "
+        f"assert schedules.cron_is_valid({expr!r}); assert 'croniter' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,7 +7,8 @@ usage: .venv/bin/python benchmarks/run_all.py [--sizes 50 100 300 1000] [--prefe
 Starts its own services and stops them at the end: a Prefect server on SQLite, a throwaway
 PostgreSQL cluster (Debian's `postgresql` package) and a Prefect server on it. Generates one
 repository per size (N flows importing 10 shared modules, typed parameters, cron/interval
-schedules, a work pool, a pull step; `benchmarks/apply_vs_prefect.py`'s generator), and
+schedules, a work pool, a pull step; `benchmarks/apply_vs_prefect.py`'s generator), installs
+flowdeploy as users get it (`pip install` of this checkout into a new virtualenv), and
 measures each command as a whole process (start to exit, wall clock; peak memory from the
 kernel's rusage of that process):
 
@@ -103,8 +104,25 @@ def median(command: Sequence[str], env: Mapping[str, str], runs: int) -> Timed:
     return Timed(middle, max(r.peak_mb for r in results), results[-1].stdout)
 
 
+INSTALLED: list[str] = []
+"""The flowdeploy command under test: installed by ``install()``."""
+
+
+def install(into: Path) -> None:
+    """flowdeploy as users get it: ``pip install`` of this checkout into a new virtualenv,
+    with only its own dependencies and its modules compiled to bytecode. The development
+    venv's editable install would be measured with prefect's extras (h2, ...) loaded by
+    httpx, and recompiles every module edited since its bytecode was written."""
+    subprocess.run([sys.executable, "-m", "venv", str(into)], check=True)
+    subprocess.run(
+        [str(into / "bin" / "pip"), "install", "--quiet", "--no-warn-script-location", str(ROOT)],
+        check=True,
+    )
+    INSTALLED[:] = [str(into / "bin" / "flowdeploy")]
+
+
 def flowdeploy(repo: Path, *args: str) -> list[str]:
-    return [venv_bin("flowdeploy"), *args, "--project-dir", str(repo)]
+    return [*INSTALLED, *args, "--project-dir", str(repo)]
 
 
 def env_for(api: str, **extra: str) -> dict[str, str]:
@@ -183,7 +201,7 @@ def versions() -> str:
         [venv_bin("prefect"), "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()
     ours = subprocess.run(
-        [venv_bin("flowdeploy"), "--version"], capture_output=True, text=True, check=True
+        [*INSTALLED, "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()
     return f"{ours}; Prefect {prefect}; Python {platform.python_version()}"
 
@@ -205,14 +223,15 @@ def main() -> None:
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="flowdeploy-bench-") as tmp_name:
         tmp = Path(tmp_name)
+        install(tmp / "venv")
         repos = {}
         for n in sizes:
             repos[n] = tmp / f"repo-{n}"
             make_repo(repos[n], n)
 
         base_env = isolated_env(None)
-        version = median([venv_bin("flowdeploy"), "--version"], base_env, 7)
-        helped = median([venv_bin("flowdeploy"), "--help"], base_env, 7)
+        version = median([*INSTALLED, "--version"], base_env, 7)
+        helped = median([*INSTALLED, "--help"], base_env, 7)
 
         rows: dict[int, dict[str, float]] = {}
         reference: dict[int, float] = {}

@@ -3,7 +3,7 @@ import threading
 import httpx
 import pytest
 
-from flowdeploy.api import Connection, PrefectApi
+from flowdeploy.api import Connection, PrefectApi, needs_certificates
 from flowdeploy.errors import ApiError
 
 
@@ -349,3 +349,22 @@ def test_the_health_is_checked_once_per_client() -> None:
     api.check()
     api.check()
     assert calls == ["/api/health"]
+
+
+def test_certificates_are_loaded_unless_the_api_is_plain_http_without_a_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    assert not needs_certificates("http://127.0.0.1:4200/api")
+    assert needs_certificates("https://api.prefect.cloud/api/accounts/a/workspaces/w")
+    assert needs_certificates("HTTPS://prefect.example/api")
+    monkeypatch.setenv("HTTPS_PROXY", "https://proxy.example:443")
+    assert needs_certificates("http://127.0.0.1:4200/api")  # TLS to the proxy

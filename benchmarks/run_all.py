@@ -314,12 +314,13 @@ def main() -> None:
             finally:
                 server.stop()
             pg_version = pg.version
+        tools = versions()  # while the installed flowdeploy still exists
 
     say(f"# flowdeploy benchmarks ({time.strftime('%Y-%m-%d')})")
     say()
     say(
         f"Machine: {os.cpu_count()} cores, {platform.machine()}, {platform.system()}; "
-        f"{versions()}; PostgreSQL {pg_version}."
+        f"{tools}; PostgreSQL {pg_version}."
     )
     say(
         f"Command: `.venv/bin/python benchmarks/run_all.py --sizes {' '.join(map(str, sizes))}"

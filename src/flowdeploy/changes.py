@@ -124,17 +124,21 @@ def pair_entries(
     head: Sequence[Entry], base: Sequence[Entry]
 ) -> tuple[dict[int, Entry | None], list[Entry]]:
     """Match each head entry with its base entry (by name, then entrypoint); list the rest."""
-    unpaired = list(base)
+    by_name: dict[str, list[Entry]] = {}
+    for old in base:
+        by_name.setdefault(old.name, []).append(old)
     pairs: dict[int, Entry | None] = {}
+    matched: set[int] = set()
     for entry in head:
-        same_name = [b for b in unpaired if b.name == entry.name]
+        same_name = by_name.get(entry.name, [])
         same_target = [b for b in same_name if b.entrypoint == entry.entrypoint]
         candidates = same_target or same_name
         match = candidates[0] if candidates else None
         if match is not None:
-            unpaired.remove(match)
+            same_name.remove(match)
+            matched.add(id(match))
         pairs[entry.index] = match
-    return pairs, unpaired
+    return pairs, [old for old in base if id(old) not in matched]
 
 
 def changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -217,12 +221,15 @@ def affected(
     reach: Callable[[Entry], Reach],
     uses_image: Callable[[Entry], bool],
     rules: ChangeRules | None = None,
+    may_reach: Callable[[Entry, frozenset[str]], bool] | None = None,
 ) -> Affected:
     """Which head entries the change set affects, and why.
 
     ``project`` is the prefect.yaml directory and ``prefect_file`` its path, both relative to
     the repository root (POSIX). ``base`` is None when prefect.yaml did not exist at base.
-    ``reach`` gives the repository files an entry's flow runs on import.
+    ``reach`` gives the repository files an entry's flow runs on import; ``may_reach``, when
+    given, is a cheaper test that is False only for entries whose reach certainly holds none
+    of the changed paths, no import named at run time and no deleted module.
     """
     paths = _Paths(project, rules or ChangeRules())
     relevant = [c for c in changes.changes if not _all_ignored(c, paths)]
@@ -262,7 +269,12 @@ def affected(
     if python:
         root = repo_root.resolve()
         gone = {p: c for p, c in python.items() if _gone(p, c)}
+        # a submodule's files do not show in the diff, so no word of them can be looked for
+        narrow = None if any(c.submodule for c in python.values()) else may_reach
+        changed = frozenset(python)
         for entry in head:
+            if narrow is not None and not narrow(entry, changed):
+                continue
             found = reach(entry)
             reasons[entry.index].extend(_code_reasons(entry, found, python, root, project))
             reasons[entry.index].extend(_gone_reasons(entry, found, gone, project))

@@ -15,13 +15,15 @@ and shared by every entrypoint that gets there.
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from pydantic import BaseModel, ConfigDict
 
 from flowdeploy.errors import ConfigError, Location
+from flowdeploy.reachers import Reachers, find_reachers
 from flowdeploy.roots import PackageLocator, source_roots
 from flowdeploy.sources import Module, SourceIndex, is_main_guard, read_source
 
@@ -234,6 +236,13 @@ def _importer(expr: ast.expr, aliases: dict[str, str]) -> str | None:
     return None
 
 
+def names_an_importer(text: bytes | str) -> bool:
+    """Whether ASCII source (or NFKC-normalized text) writes the name of an import function."""
+    if isinstance(text, str):
+        return any(hint.decode() in text for hint in _CALL_HINTS)
+    return any(hint in text for hint in _CALL_HINTS)
+
+
 def _may_call_importers(data: bytes) -> bool:
     """Whether a file can call an import function: its name (or the name an alias was imported
     by) must appear in the text. Non-ASCII identifiers are NFKC-normalized by the parser, so
@@ -356,6 +365,7 @@ class ImportGraph:
         self._edges: dict[_Node, tuple[_Node, ...]] = {}
         self._missing: dict[_Node, frozenset[str]] = {}
         self._memo: dict[_Node, _Closure] = {}
+        self._reachers: dict[frozenset[str], Reachers | None] = {}
 
     @property
     def parsed_files(self) -> int:
@@ -384,6 +394,32 @@ class ImportGraph:
         return Reach(
             files=frozenset(files), dynamic=tuple(ordered), unresolved=frozenset(unresolved)
         )
+
+    def may_reach(self, entrypoint: str, changed: frozenset[str]) -> bool:
+        """False only when :meth:`reach` of ``entrypoint`` certainly holds none of ``changed``
+        (POSIX paths relative to the repository root, deleted ones included), no import named
+        at run time, and no import of a deleted module: a word filter (``reachers``), so the
+        flows a commit does not touch are not parsed at all."""
+        if changed not in self._reachers:
+            self._reachers[changed] = find_reachers(self.repo_root, changed, seed=names_an_importer)
+        found = self._reachers[changed]
+        if found is None:
+            return True
+        part = _module_part(entrypoint)
+        if part is not None and part.endswith(".py"):
+            relative = PurePath(part)
+            if not relative.is_absolute() and ".." not in relative.parts:
+                # the file the walk read under this very path: no resolving per entrypoint
+                held = found.holds(Path(os.path.normpath(self.project_dir / relative)))
+                if held is not None:
+                    return held
+        entry = self._entry(entrypoint)
+        if entry is None:
+            return True  # reported as missing by reach
+        scope, module = entry
+        if scope.script is not None:
+            return found.holds(module.path) is not False
+        return found.named(module.name)
 
     # -- entrypoints ---------------------------------------------------------------------------
 

@@ -183,6 +183,7 @@ def _project_scope(
         prefect_file=rel_file,
         repo_root=root,
         reach=lambda entry: graph.reach(entry.entrypoint or ""),
+        may_reach=lambda entry, paths: graph.may_reach(entry.entrypoint or "", paths),
         uses_image=uses_image,
         rules=rules_for(own if isinstance(own, dict) else {}),
     )

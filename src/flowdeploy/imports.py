@@ -23,7 +23,7 @@ from pathlib import Path, PurePath
 from pydantic import BaseModel, ConfigDict
 
 from flowdeploy.errors import ConfigError, Location
-from flowdeploy.reachers import Reachers, find_reachers
+from flowdeploy.reachers import Reachers, find_reachers, words
 from flowdeploy.roots import PackageLocator, source_roots
 from flowdeploy.sources import Module, SourceIndex, is_main_guard, read_source
 
@@ -245,9 +245,9 @@ def names_an_importer(text: bytes | str) -> bool:
 
 def _may_call_importers(data: bytes) -> bool:
     """Whether a file can call an import function: its name (or the name an alias was imported
-    by) must appear in the text. Non-ASCII identifiers are NFKC-normalized by the parser, so
-    such files are always scanned."""
-    return not data.isascii() or any(hint in data for hint in _CALL_HINTS)
+    by) must appear in the text, as the parser reads its names."""
+    text = words(data)
+    return text is None or names_an_importer(text)
 
 
 def _call_request(call: ast.Call, kind: str) -> _Request | None:

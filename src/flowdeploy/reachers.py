@@ -147,6 +147,12 @@ def _words(path: Path) -> Text:
         data = readfile.read_bounded(path, MAX_SOURCE_BYTES)
     except (readfile.NotRegular, readfile.TooLarge, OSError):
         return None
+    return words(data)
+
+
+def words(data: bytes) -> Text:
+    """Source as the parser sees its names: ASCII bytes as they are, UTF-8 text NFKC-normalized
+    (a fullwidth letter is its ASCII one); None for another declared encoding."""
     for line in data.split(b"\n", 2)[:2]:
         declared = _COOKIE.match(line)
         if declared is not None and declared.group(1).decode("ascii").lower() not in _UTF8:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -395,6 +396,21 @@ class _Shared:
     locate: Callable[[str], Path | None] | None = None
     """The fallback for a top-level name no root holds: the folder of the repository that
     holds it (``roots.PackageLocator.holder``), standing for a package installed from there."""
+
+    listings: dict[Path, frozenset[str]] = field(default_factory=dict)
+
+    def listing(self, directory: Path) -> frozenset[str]:
+        """The names in ``directory``, read once (as ``FileFinder`` caches them): a module
+        name is looked up in every root of every flow file's search order, and a system call
+        per candidate path made real repositories spend seconds on ``stat``."""
+        found = self.listings.get(directory)
+        if found is None:
+            try:
+                found = frozenset(os.listdir(directory))
+            except OSError:
+                found = frozenset()
+            self.listings[directory] = found
+        return found
 
     def resolve(self, path: Path) -> Path:
         """``path.resolve()``, once per path: every flow file makes a view of the roots."""
@@ -822,6 +838,9 @@ def _find_in(qualified: str, dirs: Sequence[Path], shared: _Shared) -> Module | 
         return False
 
     for directory in dirs:
+        names = shared.listing(directory)
+        if part not in names and f"{part}.py" not in names:
+            continue
         package = directory / part
         init = package / "__init__.py"
         if init.is_file():

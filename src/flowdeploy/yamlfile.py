@@ -463,6 +463,11 @@ def parse(text: str | bytes, *, lines: dict[PathKey, int] | None = None) -> tupl
     Raises :class:`YamlProblems` for documents refused before construction (too deep, an
     alias bomb, a recursive alias, duplicate keys), else ``yaml.YAMLError``.
     """
+    fast = _plain_parse(text, lines)
+    return fast if fast is not None else _careful_parse(text, lines)
+
+
+def _careful_parse(text: str | bytes, lines: dict[PathKey, int] | None) -> tuple[Node | None, Any]:
     for loader_class in _LOADERS:
         try:
             loader = loader_class(text)
@@ -487,6 +492,75 @@ def parse(text: str | bytes, *, lines: dict[PathKey, int] | None = None) -> tupl
         finally:
             loader.dispose()
     raise AssertionError("unreachable")
+
+
+def _plain_parse(
+    text: str | bytes, lines: dict[PathKey, int] | None
+) -> tuple[Node | None, Any] | None:
+    """libyaml's own composer, for a document without anchors (so without aliases) that is
+    within every limit and has no duplicate or merge keys; None: let :func:`parse` decide.
+
+    Composing event by event in Python was most of reading a large prefect.yaml. Without
+    anchors nothing expands, so the limits can be checked on the finished tree; anything
+    unusual goes the careful way, which gives the messages."""
+    if _FAST is yaml.SafeLoader or ("&" in text if isinstance(text, str) else b"&" in text):
+        return None
+    loader = _FAST(text)
+    try:
+        node = loader.get_single_node()
+        found: dict[PathKey, int] = {}
+        if node is not None and not _plain_tree(node, found):
+            return None
+        data = loader.construct_document(node) if node is not None else None
+    except (yaml.YAMLError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+    if lines is not None:
+        for key_path, line in found.items():
+            lines.setdefault(key_path, line)
+    return node, data
+
+
+def _plain_tree(root: Node, lines: dict[PathKey, int]) -> bool:
+    """Fill ``lines`` as :func:`_walk` does; False when the tree nests deeper than
+    ``MAX_DEPTH``, has more than ``MAX_NODES`` nodes, or a mapping repeats a key, merges one
+    (``<<``) or has one that is not a scalar."""
+    stack: list[tuple[Node, PathKey, int]] = [(root, (), 1)]
+    total = 0
+    while stack:
+        node, prefix, depth = stack.pop()
+        total += 1
+        if total > MAX_NODES:
+            return False
+        children: list[tuple[Node, PathKey, int]] = []
+        if isinstance(node, MappingNode):
+            if depth > MAX_DEPTH:
+                return False
+            seen: set[Hashable] = set()
+            total += len(node.value)  # the keys
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE_TAG or not isinstance(key_node, ScalarNode):
+                    return False
+                identity = _key_identity(key_node)
+                if identity in seen:
+                    return False
+                if identity is not None:
+                    seen.add(identity)
+                path = (*prefix, key_node.value)
+                lines.setdefault(path, key_node.start_mark.line + 1)
+                children.append((value_node, path, depth + 1))
+        elif isinstance(node, SequenceNode):
+            if depth > MAX_DEPTH:
+                return False
+            for index, item in enumerate(node.value):
+                path = (*prefix, index)
+                lines.setdefault(path, item.start_mark.line + 1)
+                children.append((item, path, depth + 1))
+        else:
+            continue
+        stack.extend(reversed(children))
+    return True
 
 
 def safe_data(text: str | bytes) -> Any:

@@ -17,7 +17,8 @@ kernel's rusage of that process):
   deployment, nothing else), `flowdeploy apply --all` into the empty server, the same again
   on the unchanged repository (median of 3), and `flowdeploy plan --all` (median of 3);
 - `prefect --no-prompt deploy --all` for the sizes given with --prefect;
-- one changed flow in the largest repository: `flowdeploy apply --base HEAD~1` against
+- one changed flow in the largest repository: `flowdeploy apply --base HEAD~1` (median of 3
+  commits, each changing that flow) against
   `prefect deploy -n <that deployment>`;
 - on PostgreSQL, the largest size: the floor, and `flowdeploy apply --all` with 1, 2, 4 and
   8 writes in flight (FLOWDEPLOY_CONCURRENCY), and with the default.
@@ -279,14 +280,20 @@ def main() -> None:
             repo = repos[largest]
             fresh(api)
             timed(flowdeploy(repo, "apply", "--all"), env)
+            # three commits, each changing the same flow's docstring: three timed runs that
+            # each update one deployment (the median is reported)
             changed = repo / "flows" / "flow_7.py"
-            changed.write_text(
-                changed.read_text().replace("sums its steps", "sums its steps, changed")
-            )
-            git(repo, "commit", "-qam", "change one flow")
-            one = timed(flowdeploy(repo, "apply", "--base", "HEAD~1"), env)
-            if "1 updated" not in one.stdout and "dep-7" not in one.stdout:
-                raise SystemExit(f"expected one update of dep-7, got:\n{one.stdout}")
+            ones: list[Timed] = []
+            for attempt in range(3):
+                changed.write_text(
+                    changed.read_text().replace("sums its steps", f"sums its steps ({attempt})")
+                )
+                git(repo, "commit", "-qam", f"change one flow ({attempt})")
+                one = timed(flowdeploy(repo, "apply", "--base", "HEAD~1"), env)
+                if "1 updated" not in one.stdout and "dep-7" not in one.stdout:
+                    raise SystemExit(f"expected one update of dep-7, got:\n{one.stdout}")
+                ones.append(one)
+            one = sorted(ones, key=lambda t: t.seconds)[1]
             start = time.perf_counter()
             done = prefect_deploy(repo, api, ("-n", "dep-7"), timeout=600)
             prefect_one = time.perf_counter() - start

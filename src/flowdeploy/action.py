@@ -20,7 +20,7 @@ from typing import Any, Literal, NoReturn, TextIO
 
 from pydantic import BaseModel, ConfigDict
 
-from flowdeploy import report, summary
+from flowdeploy import collector, report, summary
 from flowdeploy.cancel import CancelSwitch
 from flowdeploy.errors import (
     EXIT_FAILED,
@@ -312,6 +312,7 @@ def entry() -> NoReturn:
     """The action's entry point: ``main()``, then out without the interpreter's teardown."""
     from flowdeploy.cli import leave
 
+    collector.hold()
     leave(main())
 
 

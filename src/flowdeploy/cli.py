@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
+from flowdeploy import collector  # the standard library only
 from flowdeploy.masking import redact  # the standard library only
 
 if TYPE_CHECKING:
@@ -150,10 +150,7 @@ def parser() -> argparse.ArgumentParser:
 
 def entry() -> NoReturn:
     """The console script: ``main()``, then out of the process without tearing it down."""
-    # The young generation is collected every 700 allocations by default: a run that builds
-    # thousands of AST nodes and models spent a tenth of its time there. Cycles are still
-    # collected, a hundred times less often.
-    gc.set_threshold(70_000, 10, 10)
+    collector.hold()
     leave(main())
 
 

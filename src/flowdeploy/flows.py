@@ -186,7 +186,7 @@ class FlowReader:
                 where=where,
             )
         path = self.project_dir / given
-        resolved = path.resolve()
+        resolved = self.index.resolve_file(path)
         if not resolved.is_relative_to(self.repo_root):
             raise outside_repository(
                 f"flow file {module_part} of entrypoint {entrypoint!r}",

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from flowdeploy import collector
 from flowdeploy.api import PrefectApi
 from flowdeploy.cancel import Cancelled, CancelSwitch, Interrupted
 from flowdeploy.errors import EXIT_FAILED, EXIT_OK, ConfigError, ConfigWarning, FlowdeployError
@@ -180,6 +181,7 @@ def _apply(
     hooks: Hooks,
     switch: CancelSwitch,
 ) -> RunResult:
+    collector.resume()
     images = list(reading.images)
     # The image first: no deployment may point at an image that failed.
     if any(j.to_publish for j in images) and not switch.stopped():

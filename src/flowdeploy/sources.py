@@ -419,6 +419,16 @@ class _Shared:
             found = self.resolved[path] = path.resolve()
         return found
 
+    def resolve_file(self, path: Path) -> Path:
+        """``path.resolve()`` for a file: its folder is resolved once for all its files,
+        so a thousand flow files in one folder cost a ``lstat`` each, not one per part."""
+        found = self.resolved.get(path)
+        if found is None:
+            candidate = self.resolve(path.parent) / path.name
+            found = candidate.resolve() if candidate.is_symlink() else candidate
+            self.resolved[path] = found
+        return found
+
 
 class SourceIndex:
     """Parses each file at most once and resolves names across the repository.
@@ -476,12 +486,16 @@ class SourceIndex:
                 return found
         return None
 
+    def resolve_file(self, path: Path) -> Path:
+        """``path.resolve()`` of a file, with each folder resolved once per index."""
+        return self._shared.resolve_file(path)
+
     def parse(self, path: Path) -> SourceFile:
         """Parse ``path`` once; a syntax error becomes a :class:`ConfigError` at its line."""
         cached = self._shared.by_path.get(path)
         if cached is not None:
             return cached
-        key = path.resolve()
+        key = self._shared.resolve_file(path)
         cached = self._shared.files.get(key)
         if cached is not None:
             self._shared.by_path[path] = cached
@@ -544,7 +558,7 @@ class SourceIndex:
         directory first on ``sys.path``, and gives the module those two directories as
         ``__path__`` (so ``from .x import y`` finds a sibling file).
         """
-        path = self._shared.resolve(path)
+        path = self._shared.resolve_file(path)
         key = (path, self._shared.resolve(project_dir))
         cached = self._shared.scripts.get(key)
         if cached is not None:

@@ -351,10 +351,8 @@ class JsonGenerator:
             pending |= _all_refs(self.definitions[key])
         definitions = {k: v for k, v in self.definitions.items() if k in reachable}
         remapping = _remapping({k: self.choices[k] for k in definitions}, definitions)
-        out: Json = copy.deepcopy(root)
-        if definitions:
-            out["$defs"] = copy.deepcopy(definitions)
-        result: Json = _sort(_remap(out, remapping), None)
+        tree = {**root, "$defs": definitions} if definitions else root
+        result: Json = _sort(_remap(tree, remapping), None)
         return result
 
 
@@ -453,20 +451,23 @@ _Remapping = tuple[dict[str, str], dict[str, str]]
 
 
 def _remap(schema: Any, remapping: _Remapping) -> Any:
-    """pydantic's ``remap_json_schema``: rewrites ``$ref`` values and ``$defs`` keys in place."""
+    """pydantic's ``remap_json_schema``: rewrites ``$ref`` values and ``$defs`` keys, into a
+    new tree (the generator's own trees are left as they are)."""
     defs_map, json_map = remapping
     if isinstance(schema, str):
         return json_map.get(schema, schema)
     if isinstance(schema, list):
         return [_remap(item, remapping) for item in schema]
     if isinstance(schema, dict):
+        out: dict[str, Any] = {}
         for key, value in schema.items():
             if key == "$ref" and isinstance(value, str):
-                schema[key] = json_map.get(value, value)
+                out[key] = json_map.get(value, value)
             elif key == "$defs" and isinstance(value, dict):
-                schema[key] = {defs_map.get(k, k): _remap(v, remapping) for k, v in value.items()}
+                out[key] = {defs_map.get(k, k): _remap(v, remapping) for k, v in value.items()}
             else:
-                schema[key] = _remap(value, remapping)
+                out[key] = _remap(value, remapping)
+        return out
     return schema
 
 

@@ -109,23 +109,28 @@ def render(
     for pull steps, which workers resolve at run time) and is not reported.
     """
     found = problems if problems is not None else []
-    if isinstance(template, (dict, list)):
-        items = template.items() if isinstance(template, dict) else enumerate(template)
-        rendered = {
-            k: render(
-                v,
-                kinds,
-                resolve,
-                path=(*path, k),
-                skip_prefixes=skip_prefixes,
-                keep_missing=keep_missing,
-                problems=found,
-            )
-            for k, v in items
-        }
-        return rendered if isinstance(template, dict) else list(rendered.values())
-    if not isinstance(template, str):
-        return template
+
+    def walk(value: Any, at: PathKey) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, (*at, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*at, i)) for i, v in enumerate(value)]
+        if not isinstance(value, str) or "{{" not in value:
+            return value
+        return _render_string(value, kinds, resolve, at, skip_prefixes, keep_missing, found)
+
+    return walk(template, path)
+
+
+def _render_string(
+    template: str,
+    kinds: frozenset[Kind],
+    resolve: Resolver,
+    path: PathKey,
+    skip_prefixes: tuple[str, ...],
+    keep_missing: bool,
+    found: list[Unresolved],
+) -> Any:
     matches = [
         (full, name)
         for full, name in dict.fromkeys(find(template))

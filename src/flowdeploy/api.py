@@ -85,8 +85,8 @@ _UI_CHECK_TIMEOUT = 5.0
 class Gate:
     """At most ``limit`` writes in flight, the limit found by climbing.
 
-    It starts at one. After each window of answered writes (twice the limit, at least
-    four), the rate of answers is compared with the last window's: ten per cent better and
+    It starts at one. After each window of answered writes (four times the limit, at
+    least sixteen), the rate of answers is compared with the last window's: ten per cent better and
     the limit grows by one, up to ``most``; otherwise it steps back to where the rate was
     best, and stays. An overload answer (503, 429) stops the climb too, and halves the
     limit when the write was sent alongside others (not below one). A server that
@@ -95,6 +95,10 @@ class Gate:
     """
 
     GAIN = 1.1
+    WINDOW = 16
+    """Answers per window, at least (four times the limit when that is more): over fewer,
+    a server's own pauses decided the climb (on PostgreSQL it climbed to where writes were
+    slower than one at a time)."""
 
     def __init__(self, most: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.most = max(1, most)
@@ -141,7 +145,7 @@ class Gate:
     def _climb(self) -> None:
         started, count = self._window
         count += 1
-        if count < max(4, 2 * self.limit):
+        if count < max(self.WINDOW, 4 * self.limit):
             self._window = (started, count)
             return
         now = self._clock()

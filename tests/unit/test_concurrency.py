@@ -145,7 +145,7 @@ def test_a_server_that_queues_writes_gets_one_at_a_time_without_a_single_503() -
     at a time than one at a time: the climb steps back to one and stays there."""
     server = Server(queue=True)
     with _api(server, 4) as api:
-        results = apply_plan(_plan(24), api)
+        results = apply_plan(_plan(48), api)
         assert api.gate.limit == 1 and api.gate.settled
     assert {o.status for o in results.outcomes} == {Status.CREATED}
     assert server.refused == 0
@@ -161,13 +161,15 @@ def test_the_gate_climbs_while_the_rate_of_answers_grows() -> None:
             now[0] += seconds_each
             gate.leave(answered=True)
 
-    answers(4, 1.0)  # 1 per second at one: the first window always climbs
+    answers(15, 1.0)  # a window is sixteen answers: no decision before
+    assert gate.limit == 1
+    answers(1, 1.0)  # 1 per second at one: the first window always climbs
     assert gate.limit == 2
-    answers(4, 0.5)  # 2 per second at two: better, climb
+    answers(16, 0.5)  # 2 per second at two: better, climb
     assert gate.limit == 3
-    answers(6, 0.48)  # barely better at three: back to two, and stay
+    answers(16, 0.48)  # barely better at three: back to two, and stay
     assert gate.limit == 2 and gate.settled and gate.highest == 3
-    answers(20, 0.1)
+    answers(40, 0.1)
     assert gate.limit == 2
 
 

@@ -64,7 +64,7 @@ def find_reachers(
 ) -> Reachers | None:
     """The files of the repository at ``root`` (resolved) that may reach one of ``targets``
     (POSIX paths relative to ``root``, deleted ones included) or a file ``seed`` accepts;
-    None when the repository is too large to walk."""
+    None when the repository is too large to walk or a folder cannot be read."""
     walk = _walk(root)
     if walk is None:
         return None
@@ -173,7 +173,8 @@ class _Walk:
 
 def _walk(root: Path) -> _Walk | None:
     """Every ``.py`` file under ``root``, following links that stay inside (the import graph
-    follows them too), each folder once; ``.git`` is skipped."""
+    follows them too), each folder once; ``.git`` is skipped. None when the repository is too
+    large, or a folder cannot be read."""
     files: dict[Path, tuple[str, ...]] = {}
     aliases: dict[str, list[str]] = {}
     seen_dirs: set[Path] = set()
@@ -181,10 +182,12 @@ def _walk(root: Path) -> _Walk | None:
     stack: list[tuple[Path, str]] = [(root, "")]
     while stack:
         folder, prefix = stack.pop()
+        # A folder that cannot be resolved or listed may still hold modules the import graph
+        # reaches: without its files the filter could skip a flow, so there is none.
         try:
             real = folder.resolve()
         except (OSError, RuntimeError):
-            continue
+            return None
         if real in seen_dirs or not real.is_relative_to(root):
             continue
         seen_dirs.add(real)
@@ -193,7 +196,7 @@ def _walk(root: Path) -> _Walk | None:
             with os.scandir(folder) as scan:
                 listing = list(scan)
         except OSError:
-            continue
+            return None
         entries += len(listing)
         if entries > MAX_WALK_ENTRIES:
             return None
@@ -204,7 +207,7 @@ def _walk(root: Path) -> _Walk | None:
                 is_dir = entry.is_dir()
                 is_link = entry.is_symlink()
             except OSError:
-                continue
+                continue  # a link in a loop: nothing the import graph can open either
             path = Path(entry.path)
             if is_dir:
                 stack.append((path, f"{prefix}{entry.name}/"))

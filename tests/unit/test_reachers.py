@@ -11,6 +11,7 @@ import os
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -286,3 +287,21 @@ def test_the_filter_never_changes_what_a_commit_affects(
         changes = [FileChange(status=status, path=rel) for rel in changed]
         full, _ = detect(root, entrypoints, changes, narrow=False)
         assert detect(root, entrypoints, changes, narrow=True)[0] == full
+
+
+def test_links_in_a_loop_are_passed_over_and_an_unreadable_folder_turns_the_filter_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write(tmp_path, {"flows/a.py": "import shared\n" + FLOW, "shared.py": ""})
+    (root / "loop").symlink_to(root / "loop")
+    found = find_reachers(root, frozenset({"shared.py"}), seed=names_an_importer)
+    assert found is not None and found.holds(root / "flows" / "a.py") is True
+    real_scandir = os.scandir
+
+    def refuse(path: Any) -> Any:
+        if str(path).endswith("flows"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr("flowdeploy.reachers.os.scandir", refuse)
+    assert find_reachers(root, frozenset({"shared.py"}), seed=names_an_importer) is None

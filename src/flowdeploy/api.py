@@ -86,9 +86,9 @@ class Gate:
     """At most ``limit`` writes in flight, the limit found by climbing.
 
     It starts at one. After each window of answered writes (four times the limit, at
-    least sixteen), the rate of answers is compared with the last window's: ten per cent better and
-    the limit grows by one, up to ``most``; otherwise it steps back to where the rate was
-    best, and stays. An overload answer (503, 429) stops the climb too, and halves the
+    least sixteen), the rate of answers is compared with the last window's: ten per cent
+    better and the limit grows by one, up to ``most``; otherwise it steps back to where the
+    rate was best, and stays. An overload answer (503, 429) stops the climb too, and halves the
     limit when the write was sent alongside others (not below one). A server that
     serialises its writes (Prefect on SQLite) is thus written one at a time, and one that
     takes them side by side (PostgreSQL, Prefect Cloud) with as many as pay off.

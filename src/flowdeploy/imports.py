@@ -360,7 +360,6 @@ class ImportGraph:
         self._main = _Scope(self.index.roots, self.index)
         self._directories: dict[Path, _Scope] = {}
         self._scripts: dict[Path, _Scope] = {}
-        self._resolved_dirs: dict[Path, Path] = {}
         self._files: dict[Path, _FileImports] = {}
         self._edges: dict[_Node, tuple[_Node, ...]] = {}
         self._missing: dict[_Node, frozenset[str]] = {}
@@ -445,8 +444,7 @@ class ImportGraph:
     def _script_scope(self, path: Path) -> _Scope:
         """What ``SourceIndex.for_script`` gives, without its per-file cost: resolving every
         root again for each of a thousand flow files in one directory dominated the run."""
-        directory = self._resolve_dir(path.parent)
-        file = path.resolve() if path.is_symlink() else directory / path.name
+        file = self.index.resolve_file(path)
         scope = self._scripts.get(file)
         if scope is not None:
             return scope
@@ -461,13 +459,6 @@ class ImportGraph:
         scope = _Scope(plain.roots, None, script, plain)
         self._scripts[file] = scope
         return scope
-
-    def _resolve_dir(self, directory: Path) -> Path:
-        resolved = self._resolved_dirs.get(directory)
-        if resolved is None:
-            resolved = directory.resolve()
-            self._resolved_dirs[directory] = resolved
-        return resolved
 
     # -- module lookup -------------------------------------------------------------------------
 

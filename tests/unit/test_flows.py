@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from flowdeploy.errors import ConfigError, Location
 from flowdeploy.flows import FlowInfo, FlowReader
 from flowdeploy.sources import Definition, External, ModuleRef, SourceIndex, Unresolved, Value
+from support.files import write_files as write
 from support.reference import line_of, prefect_reference
 
 FIXTURES = Path(__file__).parent / "flow_sources"
@@ -35,14 +36,6 @@ def as_dict(info: FlowInfo) -> dict[str, Any]:
         "version": info.version,
         "schema": info.parameter_openapi_schema,
     }
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,8 @@ from flowdeploy.errors import Location
 from flowdeploy.git import ChangeSet, FileChange
 from flowdeploy.imports import ImportGraph, Reach
 from flowdeploy.sources import SourceIndex
+from support.files import import_line
+from support.files import write_files as write
 
 FLOW = """
 from prefect import flow
@@ -29,14 +31,6 @@ from prefect import flow
 def main() -> None:
     pass
 """
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root.resolve()
 
 
 def reach(root: Path, entrypoint: str, project: str = "") -> Reach:
@@ -508,22 +502,6 @@ def test_each_file_is_parsed_once_and_results_are_stable(tmp_path: Path) -> None
 
 STYLES = ("import", "from_package", "from_module", "importlib", "in_function", "relative")
 
-
-def _import_line(target: int, style: str, n: int) -> str:
-    module = f"m{target}"
-    if style == "import":
-        return f"import lib.{module}\n"
-    if style == "from_package":
-        return f"from lib import {module}\n"
-    if style == "from_module":
-        return f"from lib.{module} import thing\n"
-    if style == "importlib":
-        return f"import importlib\nimportlib.import_module('lib.{module}')\n"
-    if style == "in_function":
-        return f"def _load_{n}() -> None:\n    import lib.{module}\n"
-    return f"from .{module} import thing\n"  # relative: only written inside lib/
-
-
 Edges = list[tuple[int, str]]
 
 
@@ -540,7 +518,7 @@ def repositories(draw: st.DrawFn) -> tuple[list[Edges], list[Edges], frozenset[i
 
 
 def _source(edges: Edges) -> str:
-    return "".join(_import_line(t, s, n) for n, (t, s) in enumerate(edges)) + "thing = 1\n"
+    return "".join(import_line(t, s, n) for n, (t, s) in enumerate(edges)) + "thing = 1\n"
 
 
 def _reached(modules: list[Edges], start: Edges) -> set[int]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +20,10 @@ from flowdeploy.changes import Affected, Entry, affected
 from flowdeploy.git import ChangeSet, FileChange
 from flowdeploy.imports import ImportGraph, names_an_importer
 from flowdeploy.reachers import find_reachers
+from support.files import import_line
+from support.files import write_files as write
 
 FLOW = "\nfrom prefect import flow\n\n@flow\ndef main() -> None:\n    pass\n"
-
-
-def write(root: Path, files: dict[str, str | bytes]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(text, bytes):
-            path.write_bytes(text)
-        else:
-            path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root.resolve()
 
 
 def detect(
@@ -231,22 +221,11 @@ STYLES = (
 )
 
 
-def _line(target: int, style: str, n: int) -> str:
-    module = f"m{target}"
-    return {
-        "import": f"import lib.{module}\n",
-        "from_package": f"from lib import {module}\n",
-        "from_module": f"from lib.{module} import thing\n",
-        "importlib": f"import importlib\nimportlib.import_module('lib.{module}')\n",
-        "dunder": f"__import__('lib.{module}')\n",
-        "in_function": f"def _load_{n}() -> None:\n    import lib.{module}\n",
-        "relative": f"from .{module} import thing\n",
-        "relative_package": "from . import *\n",
-        "star": "from lib import *\n",
-    }[style]
-
-
 Edges = list[tuple[int, str]]
+
+
+def imports_of(edges: Edges) -> str:
+    return "".join(import_line(t, s, n) for n, (t, s) in enumerate(edges))
 
 
 @st.composite
@@ -269,11 +248,10 @@ def test_the_filter_never_changes_what_a_commit_affects(
 ) -> None:
     modules, flows, public, init = repository
     files: dict[str, str | bytes] = {
-        f"lib/m{i}.py": "".join(_line(t, s, n) for n, (t, s) in enumerate(edges)) + "thing = 1\n"
-        for i, edges in enumerate(modules)
+        f"lib/m{i}.py": imports_of(edges) + "thing = 1\n" for i, edges in enumerate(modules)
     }
     for j, edges in enumerate(flows):
-        files[f"flows/f{j}.py"] = "".join(_line(t, s, n) for n, (t, s) in enumerate(edges)) + FLOW
+        files[f"flows/f{j}.py"] = imports_of(edges) + FLOW
     if init:
         files["lib/__init__.py"] = f"__all__ = {public!r}\n"
     paths = sorted(files)

@@ -8,7 +8,6 @@ the roots must also reach FlowReader (parameter schemas) and ImportGraph (change
 from __future__ import annotations
 
 import os
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from flowdeploy.flows import FlowReader
 from flowdeploy.imports import ImportGraph
 from flowdeploy.roots import PackageLocator, requirement_path, source_roots
 from flowdeploy.sources import SourceIndex
+from support.files import write_files as write
 
 ENUMS = """\
 from enum import Enum
@@ -45,15 +45,6 @@ CORE = {
     "libs/core/core/models/__init__.py": "",
     "libs/core/core/models/enums.py": ENUMS,
 }
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root.resolve()
 
 
 def rel(repo: Path, found: tuple[Path, ...]) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import textwrap
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from pydantic import TypeAdapter
 from flowdeploy import schema as fd_schema
 from flowdeploy.flows import FlowReader
 from flowdeploy.schema import encode_default, parameter_docstrings
+from support.files import write_files as write
 from support.reference import line_of, prefect_reference
 
 FIXTURES = Path(__file__).parent / "flow_sources"
@@ -146,14 +146,6 @@ def test_third_party_types(reader: FlowReader) -> None:
 
 
 # --- inline sources --------------------------------------------------------------------------
-
-
-def write(tmp_path: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return tmp_path
 
 
 def test_models_in_a_package_with_relative_imports_and_project_subdir(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ The reference is Prefect importing the flow (``support.reference``), as in test_
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,8 @@ import pytest
 from prefect.utilities.callables import parameter_schema_from_entrypoint
 
 from flowdeploy.flows import FlowReader
+from support.files import write_files as write
 from support.reference import isolated_import, line_of, prefect_reference
-
-
-def write(tmp_path: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return tmp_path
 
 
 def assert_same_schema(entrypoint: str, cwd: Path) -> dict[str, Any]:

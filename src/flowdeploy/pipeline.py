@@ -714,9 +714,15 @@ def apply_plan(
     try:
         flow_ids = _register_flows(plan, api, pool)
         api.gate.restart()
-        futures = [pool.submit(write, item, flow_ids) for item in plan.items]
+        # What needs no request is told in turn by this thread: a run with nothing to write
+        # starts no thread at all.
+        futures = [
+            pool.submit(write, item, flow_ids) if _writes(item, prune) else None
+            for item in plan.items
+        ]
         for item, future in zip(plan.items, futures, strict=True):
-            if future.result() is not None and progress:
+            outcome = future.result() if future is not None else write(item, flow_ids)
+            if outcome is not None and progress:
                 progress(item)
     except BaseException:
         # A second signal (Interrupted) abandons what is in flight: nothing waits for it.
@@ -725,6 +731,13 @@ def apply_plan(
     pool.shutdown()
     order = {item.name: i for i, item in enumerate(plan.items)}
     return Results(outcomes=tuple(sorted(outcomes, key=lambda o: order.get(o.name, 0))))
+
+
+def _writes(item: PlannedDeployment, prune: bool) -> bool:
+    """Whether applying ``item`` sends a request."""
+    if item.action is Action.UNCHANGED:
+        return False
+    return prune or item.action is not Action.ORPHANED
 
 
 def _register_flows(

@@ -88,10 +88,12 @@ class Gate:
     It starts at one. After each window of answered writes (four times the limit, at
     least sixteen), the rate of answers is compared with the last window's: ten per cent
     better and the limit grows by one, up to ``most``; otherwise it steps back to where the
-    rate was best, and stays. An overload answer (503, 429) stops the climb too, and halves the
-    limit when the write was sent alongside others (not below one). A server that
-    serialises its writes (Prefect on SQLite) is thus written one at a time, and one that
-    takes them side by side (PostgreSQL, Prefect Cloud) with as many as pay off.
+    rate was best, and holds there. One window's rate is noisy (a server's checkpoint or
+    scheduler pass can halve it), so a held limit is tried one higher again every
+    ``PROBE_AFTER`` windows. An overload answer (503, 429) ends the climb for good, and
+    halves the limit when the write was sent alongside others (not below one). A server
+    that serialises its writes (Prefect on SQLite) is thus written one at a time, and one
+    that takes them side by side (PostgreSQL, Prefect Cloud) with as many as pay off.
     """
 
     GAIN = 1.1
@@ -99,6 +101,9 @@ class Gate:
     """Answers per window, at least (four times the limit when that is more): over fewer,
     a server's own pauses decided the climb (on PostgreSQL it climbed to where writes were
     slower than one at a time)."""
+    PROBE_AFTER = 8
+    """Windows held at a limit before one more is tried again: a probe that does not pay
+    costs one window at most ten per cent slower, in eight."""
 
     def __init__(self, most: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.most = max(1, most)
@@ -106,7 +111,9 @@ class Gate:
         self.highest = 1
         """The largest limit reached."""
         self.settled = self.most == 1
-        """The climb is over: the limit no longer grows."""
+        """The limit is held: it grows again only when probed (never after an overload)."""
+        self._held = 0
+        """Windows answered since the limit was last held."""
         self._clock = clock
         self._in_flight = 0
         self._tickets = 0
@@ -138,7 +145,7 @@ class Gate:
         """A write is done; ``answered``: the server took it (no overload, no failure)."""
         with self._cond:
             self._in_flight -= 1
-            if answered and not self.settled:
+            if answered and not self._refused and self.most > 1:
                 self._climb()
             self._cond.notify_all()
 
@@ -150,15 +157,26 @@ class Gate:
             return
         now = self._clock()
         rate = count / max(now - started, 1e-9)
+        self._window = (now, 0)
+        if self.settled:
+            self._held += 1
+            if self._held >= self.PROBE_AFTER and self.limit < self.most:
+                self._last_rate = rate
+                self._grow()
+            return
         if rate >= self._last_rate * self.GAIN and self.limit < self.most:
             self._last_rate = rate
-            self.limit += 1
-            self.highest = max(self.highest, self.limit)
+            self._grow()
         else:
             if rate < self._last_rate * self.GAIN and self.limit > 1:
                 self.limit -= 1  # the last step did not pay: back to the best
             self.settled = True
-        self._window = (now, 0)
+            self._held = 0
+
+    def _grow(self) -> None:
+        self.limit += 1
+        self.highest = max(self.highest, self.limit)
+        self.settled = False
 
     def restart(self) -> None:
         """Climb again from one, for writes of another kind: a server that takes small
@@ -167,16 +185,19 @@ class Gate:
         with self._cond:
             self.limit = 1
             self.settled = self.most == 1 or self._refused
+            self._held = 0
             self._window = (self._clock(), 0)
             self._last_rate = 0.0
             self._generation += 1
 
     def overloaded(self, generation: int | None) -> bool:
-        """An overload answer to a write sent under ``generation``: stop climbing, and
-        halve the limit (True) unless the write went alone or was sent before an earlier
-        halving (whose answers do not halve it again)."""
+        """An overload answer to a write sent under ``generation``: hold the limit, and
+        unless the write went alone (the server's trouble, not this client's) stop climbing
+        for good and halve the limit (True), once per halving: answers to writes sent before
+        it do not halve it again."""
         with self._cond:
             self.settled = True
+            self._held = 0
             if generation is None:
                 return False
             self._refused = True

@@ -173,6 +173,48 @@ def test_the_gate_climbs_while_the_rate_of_answers_grows() -> None:
     assert gate.limit == 2
 
 
+def test_a_held_limit_is_tried_one_higher_again_after_some_windows() -> None:
+    """One slow window at two (a server's pause) holds the gate at one; eight windows
+    later two is tried again, and kept when it pays."""
+    now = [0.0]
+    gate = Gate(8, clock=lambda: now[0])
+
+    def window(seconds_each: float) -> None:
+        for _ in range(max(Gate.WINDOW, 4 * gate.limit)):
+            gate.enter()
+            now[0] += seconds_each
+            gate.leave(answered=True)
+
+    window(1.0)
+    assert gate.limit == 2
+    window(1.5)  # slower at two, by chance: back to one, held
+    assert gate.limit == 1 and gate.settled
+    for _ in range(Gate.PROBE_AFTER - 1):
+        window(1.0)
+    assert gate.limit == 1
+    window(1.0)  # the eighth window held: two is tried
+    assert gate.limit == 2 and not gate.settled
+    window(0.5)  # two pays now: the climb goes on
+    assert gate.limit == 3 and not gate.settled
+    window(0.5)  # three does not: back to two, held
+    assert gate.limit == 2 and gate.settled and gate.highest == 3
+
+
+def test_a_gate_refused_side_by_side_is_never_probed_again() -> None:
+    now = [0.0]
+    gate = Gate(8, clock=lambda: now[0])
+    gate.limit = 2
+    first, second = gate.enter(), gate.enter()
+    assert gate.overloaded(second) and gate.limit == 1
+    gate.leave(answered=False)
+    gate.leave(answered=True)
+    for _ in range(Gate.WINDOW * (Gate.PROBE_AFTER + 2)):
+        gate.enter()
+        now[0] += 0.1
+        gate.leave(answered=True)
+    assert first is None and gate.limit == 1 and gate.settled
+
+
 def test_gate_halves_once_per_generation_and_not_for_a_write_alone() -> None:
     gate = Gate(8)
     gate.limit = 8  # grown

@@ -50,6 +50,12 @@ MAX_NODES = 250_000
 """Values in the document once every alias is expanded (a 1,000-deployment file: ~30,000)."""
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+# SafeConstructor.flatten_mapping rewrites mappings holding these keys (merges, and the
+# "=" value key it turns into a string): such a tree goes the careful way.
+_KEYS_TO_FLATTEN = frozenset({_MERGE_TAG, "tag:yaml.org,2002:value"})
+_STR_TAG = "tag:yaml.org,2002:str"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
 _STR_TAG = "tag:yaml.org,2002:str"
 _CONFLICT = re.compile(r"^(?:<{7}|>{7}|\|{7})(?:[ \t].*)?\r?$|^={7}\r?$", re.MULTILINE)
 _NON_PRINTABLE: re.Pattern[str] = yaml.reader.Reader.NON_PRINTABLE
@@ -511,7 +517,7 @@ def _plain_parse(
         found: dict[PathKey, int] = {}
         if node is not None and not _plain_tree(node, found):
             return None
-        data = loader.construct_document(node) if node is not None else None
+        data = _plain_data(node, loader) if node is not None else None
     except (yaml.YAMLError, RecursionError):
         return None
     finally:
@@ -540,7 +546,7 @@ def _plain_tree(root: Node, lines: dict[PathKey, int]) -> bool:
             seen: set[Hashable] = set()
             total += len(node.value)  # the keys
             for key_node, value_node in node.value:
-                if key_node.tag == _MERGE_TAG or not isinstance(key_node, ScalarNode):
+                if key_node.tag in _KEYS_TO_FLATTEN or not isinstance(key_node, ScalarNode):
                     return False
                 identity = _key_identity(key_node)
                 if identity in seen:
@@ -561,6 +567,23 @@ def _plain_tree(root: Node, lines: dict[PathKey, int]) -> bool:
             continue
         stack.extend(reversed(children))
     return True
+
+
+def _plain_data(node: Node, loader: yaml.SafeLoader) -> Any:
+    """What ``loader.construct_document(node)`` gives for a tree :func:`_plain_tree` took,
+    built directly: strings, lists and mappings with the default tags are most of a
+    prefect.yaml, and PyYAML's constructor spent longer on them than libyaml on the parse.
+    Every other node (numbers, booleans, dates, explicit tags) is PyYAML's to construct."""
+    if isinstance(node, ScalarNode):
+        if node.tag == _STR_TAG:
+            return node.value
+    elif isinstance(node, SequenceNode):
+        if node.tag == _SEQ_TAG:
+            return [_plain_data(item, loader) for item in node.value]
+    elif node.tag == _MAP_TAG:
+        # keys are scalars (_plain_tree), so hashable; repeated ones were sent the careful way
+        return {_plain_data(k, loader): _plain_data(v, loader) for k, v in node.value}
+    return loader.construct_object(node, deep=True)
 
 
 def safe_data(text: str | bytes) -> Any:

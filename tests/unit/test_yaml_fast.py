@@ -43,6 +43,17 @@ DOCUMENTS = [
     "\ufeffbom: yes\n",
     "- - - nested\n  - x\n",
     "key: value # trailing comment\nempty:\nlist: []\nmap: {}\n",
+    "=: value key\nother: 1\n",
+    "a: =\n",
+    "when: 2025-01-01T00:00:00\nday: 2025-01-01\nzoned: 2025-01-01 10:00:00+02:00\n",
+    "b: !!binary aGVsbG8=\n",
+    "s: !!set {a, b}\n",
+    "o: !!omap [a: 1, b: 2]\n",
+    "p: !!pairs [a: 1, a: 2]\n",
+    "m: !!map {a: 1}\nq: !!seq [1]\n",
+    "f: [.inf, -.Inf, .nan, 1e3, 0x1F, 0o17, 1_000, +5, ~, Null, TRUE, off]\n",
+    "2025-01-01: date key\n1.5: float key\nnull: null key\n",
+    "nested: {a: [{b: {c: [1, {d: e}]}}]}\n",
 ]
 
 

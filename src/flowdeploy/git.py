@@ -44,14 +44,14 @@ def repo_root(path: Path) -> Path | None:
     return Path(top) if done.returncode == 0 and top else None
 
 
-def inferred_version(path: Path, environ: Mapping[str, str]) -> str | None:
-    """The version ``prefect deploy`` infers when prefect.yaml gives none.
+def inferred_version(root: Path | None, environ: Mapping[str, str]) -> str | None:
+    """The version ``prefect deploy`` infers when prefect.yaml gives none, for a project in
+    the working tree at ``root`` (:func:`repo_root`; None: not in a repository).
 
     Prefect 3 takes the commit from the CI's variables (GitHub, GitLab, Bitbucket, Azure
     DevOps), else from git when the repository has an ``origin`` remote, and uses its
     first 8 characters; without either it keeps the flow's own version.
     """
-    root = repo_root(path)
     if root is None:
         return None
     git_ = _Git(root)

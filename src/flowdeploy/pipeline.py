@@ -298,11 +298,13 @@ def _read_projects(
     all_specs: list[DeploymentSpec] = []
     images: list[str | None] = []
     empty: list[ConfigError] = []
-    for part in map(_with_document, scope.projects):
+    for part in scope.projects:
+        repo = repo_root(part.prefect_file.parent)
+        part = _with_document(part, repo)
         empty += _no_deployments(part)
         build = _image_spec(settings, part)
         reference = settings.image or (build.reference if build else None)
-        project = _load(settings, part, lookups, reference, locators)
+        project = _load(settings, part, repo, lookups, reference, locators)
         projects.append(project)
         given = [_image_for(s, pools, reference) for s in project.specs]
         if reference:
@@ -351,13 +353,13 @@ def _no_deployments(part: ProjectScope) -> list[ConfigError]:
     return [found] if found else []
 
 
-def _with_document(part: ProjectScope) -> ProjectScope:
-    """The part with its prefect.yaml read, once for the whole run (image, loader, checks)."""
+def _with_document(part: ProjectScope, repo: Path | None) -> ProjectScope:
+    """The part with its prefect.yaml read, once for the whole run (image, loader, checks);
+    ``repo``: the working tree holding it (None: not in a repository)."""
     if part.document is not None:
         return part
     file = part.prefect_file
-    root = repo_root(file.parent)
-    doc = load_yaml(file, display_path(file), inside=root)
+    doc = load_yaml(file, display_path(file), inside=repo)
     return part.model_copy(update={"document": doc})
 
 
@@ -377,13 +379,15 @@ def read_offline(settings: Settings) -> Reading:
     removed: dict[str, str] = {}
     references: dict[Path, str | None] = {}
     empty: list[ConfigError] = []
-    for part in map(_with_document, scope.projects):
+    for part in scope.projects:
+        repo = repo_root(part.prefect_file.parent)
+        part = _with_document(part, repo)
         empty += _no_deployments(part)
         build = _image_spec(settings, part)
         reference = references[part.prefect_file] = settings.image or (
             build.reference if build else None
         )
-        project = _load(settings, part, lookups, reference, locators)
+        project = _load(settings, part, repo, lookups, reference, locators)
         projects.append(project)
         if reference:
             used = any(s.uses_image for s in project.specs)
@@ -446,7 +450,7 @@ def _specs_at(
                     environ=settings.environ,
                     names=settings.names,
                     image=reference,
-                    inferred_version=inferred_version(file.parent, settings.environ),
+                    inferred_version=inferred_version(repo, settings.environ),
                 )
             except FlowdeployError as exc:
                 warnings.append(
@@ -582,23 +586,26 @@ def publish_images(
 def _load(
     settings: Settings,
     part: ProjectScope,
+    repo: Path | None,
     lookups: Lookups,
     image: str | None,
     locators: Locators,
 ) -> Project:
+    """The project of ``part``, in the working tree ``repo`` (None: not in a repository, so
+    its own folder bounds what is read)."""
     file = part.prefect_file
-    repo = repo_root(file.parent) or file.parent
+    bounds = repo or file.parent
     return load_project(
         file,
         root=settings.directory_of(file),
-        repo_root=repo,
-        reader=FlowReader(settings.directory_of(file), repo, locator=locators(repo)),
+        repo_root=bounds,
+        reader=FlowReader(settings.directory_of(file), bounds, locator=locators(bounds)),
         lookups=lookups,
         environ=settings.environ,
         names=settings.names,
         only=part.only,
         image=image,
-        inferred_version=inferred_version(file.parent, settings.environ),
+        inferred_version=inferred_version(repo, settings.environ),
         document=part.document,
     )
 

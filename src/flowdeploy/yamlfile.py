@@ -56,7 +56,6 @@ _KEYS_TO_FLATTEN = frozenset({_MERGE_TAG, "tag:yaml.org,2002:value"})
 _STR_TAG = "tag:yaml.org,2002:str"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MAP_TAG = "tag:yaml.org,2002:map"
-_STR_TAG = "tag:yaml.org,2002:str"
 _CONFLICT = re.compile(r"^(?:<{7}|>{7}|\|{7})(?:[ \t].*)?\r?$|^={7}\r?$", re.MULTILINE)
 _NON_PRINTABLE: re.Pattern[str] = yaml.reader.Reader.NON_PRINTABLE
 

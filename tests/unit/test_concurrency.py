@@ -151,16 +151,27 @@ def test_a_server_that_queues_writes_gets_one_at_a_time_without_a_single_503() -
     assert server.refused == 0
 
 
-def test_the_gate_climbs_while_the_rate_of_answers_grows() -> None:
-    now = [0.0]
-    gate = Gate(8, clock=lambda: now[0])
+class Clocked:
+    """A gate on a clock that moves only when a write is answered."""
 
-    def answers(count: int, seconds_each: float) -> None:
+    def __init__(self, most: int) -> None:
+        self.now = 0.0
+        self.gate = Gate(most, clock=lambda: self.now)
+
+    def answers(self, count: int, seconds_each: float) -> None:
         for _ in range(count):
-            gate.enter()
-            now[0] += seconds_each
-            gate.leave(answered=True)
+            self.gate.enter()
+            self.now += seconds_each
+            self.gate.leave(answered=True)
 
+    def window(self, seconds_each: float) -> None:
+        """One window of answers at the gate's current limit."""
+        self.answers(max(Gate.WINDOW, 4 * self.gate.limit), seconds_each)
+
+
+def test_the_gate_climbs_while_the_rate_of_answers_grows() -> None:
+    clocked = Clocked(8)
+    gate, answers = clocked.gate, clocked.answers
     answers(15, 1.0)  # a window is sixteen answers: no decision before
     assert gate.limit == 1
     answers(1, 1.0)  # 1 per second at one: the first window always climbs
@@ -176,15 +187,8 @@ def test_the_gate_climbs_while_the_rate_of_answers_grows() -> None:
 def test_a_held_limit_is_tried_one_higher_again_after_some_windows() -> None:
     """One slow window at two (a server's pause) holds the gate at one; eight windows
     later two is tried again, and kept when it pays."""
-    now = [0.0]
-    gate = Gate(8, clock=lambda: now[0])
-
-    def window(seconds_each: float) -> None:
-        for _ in range(max(Gate.WINDOW, 4 * gate.limit)):
-            gate.enter()
-            now[0] += seconds_each
-            gate.leave(answered=True)
-
+    clocked = Clocked(8)
+    gate, window = clocked.gate, clocked.window
     window(1.0)
     assert gate.limit == 2
     window(1.5)  # slower at two, by chance: back to one, held
@@ -201,17 +205,14 @@ def test_a_held_limit_is_tried_one_higher_again_after_some_windows() -> None:
 
 
 def test_a_gate_refused_side_by_side_is_never_probed_again() -> None:
-    now = [0.0]
-    gate = Gate(8, clock=lambda: now[0])
+    clocked = Clocked(8)
+    gate = clocked.gate
     gate.limit = 2
     first, second = gate.enter(), gate.enter()
     assert gate.overloaded(second) and gate.limit == 1
     gate.leave(answered=False)
     gate.leave(answered=True)
-    for _ in range(Gate.WINDOW * (Gate.PROBE_AFTER + 2)):
-        gate.enter()
-        now[0] += 0.1
-        gate.leave(answered=True)
+    clocked.answers(Gate.WINDOW * (Gate.PROBE_AFTER + 2), 0.1)
     assert first is None and gate.limit == 1 and gate.settled
 
 

@@ -256,6 +256,9 @@ def main() -> None:
         """Each round of the floor and of the first apply, per size."""
         speed_before = calibrate()
         reference: dict[int, float] = {}
+        server_cpu: dict[int, dict[str, float]] = {}
+        """CPU seconds the SQLite server spent during the floor, the first apply and
+        prefect deploy, per size."""
         server = start_prefect_server(tmp / "sqlite")
         try:
             api = server.api_url
@@ -269,11 +272,17 @@ def main() -> None:
                 # machine falls on both; each figure is the median of its rounds.
                 sames: list[float] = []
                 colds: list[Timed] = []
+                used: dict[str, list[float]] = {"same": [], "apply": []}
                 for _ in range(args.rounds):
                     fresh(api)
+                    before = server.cpu_seconds()
                     sames.append(floor_as_prefect(api, bodies))
+                    used["same"].append(server.cpu_seconds() - before)
                     fresh(api)
+                    before = server.cpu_seconds()
                     colds.append(timed(flowdeploy(repos[n], "apply", "--all"), env))
+                    used["apply"].append(server.cpu_seconds() - before)
+                server_cpu[n] = {k: statistics.median(v) for k, v in used.items()}
                 rerun = median(flowdeploy(repos[n], "apply", "--all"), env, 7)
                 plan = median(flowdeploy(repos[n], "plan", "--all", "--format", "json"), env, 5)
                 spread[n] = (sames, [c.seconds for c in colds])
@@ -297,9 +306,11 @@ def main() -> None:
                     continue
                 print(f"N={n}: prefect deploy --all (SQLite)", file=sys.stderr)
                 fresh(api)
+                before = server.cpu_seconds()
                 start = time.perf_counter()
                 done = prefect_deploy(repos[n], api, ("--all",), timeout=7200)
                 reference[n] = time.perf_counter() - start
+                server_cpu[n]["prefect"] = server.cpu_seconds() - before
                 if done.returncode != 0:
                     raise SystemExit(f"prefect deploy failed:\n{done.stdout}\n{done.stderr}")
 
@@ -409,7 +420,9 @@ def main() -> None:
                 ok = ok and reference[n] / r["apply"] >= 10
                 extra += (
                     f", while the floor itself is {reference[n] / r['same']:.1f}x faster than "
-                    "prefect"
+                    f"prefect; 10x leaves {reference[n] / 10 / n * 1000:.0f} ms per deployment "
+                    f"and the server alone spends {server_cpu[n]['same'] / n * 1000:.0f} ms of "
+                    "CPU on each (see below)"
                 )
         say(
             f"| first apply, N = {n}, SQLite | ≤ 1.15x floor{target}"
@@ -473,6 +486,31 @@ def main() -> None:
         say(
             f"- N = {n}: floor {', '.join(f'{x:.2f}' for x in sames)}; "
             f"apply {', '.join(f'{x:.2f}' for x in colds)}"
+        )
+    say()
+    say("## The server's share of a first apply (SQLite)")
+    say()
+    say(
+        "Milliseconds per deployment: wall clock of the whole command, and the CPU time the "
+        "Prefect server process spent meanwhile (it serves every request, SQLite included, "
+        "in that one process; the floor and flowdeploy: medians of the rounds)."
+    )
+    say()
+    say(
+        "| N | floor: wall | floor: server CPU | flowdeploy: wall | flowdeploy: server CPU | "
+        "prefect deploy --all: wall | prefect deploy --all: server CPU |"
+    )
+    say("|---|---|---|---|---|---|---|")
+    for n in sizes:
+        r, cpu = rows[n], server_cpu[n]
+        theirs = (
+            f"{reference[n] / n * 1000:.1f} | {cpu['prefect'] / n * 1000:.1f}"
+            if n in reference
+            else "— | —"
+        )
+        say(
+            f"| {n} | {r['same'] / n * 1000:.1f} | {cpu['same'] / n * 1000:.1f} | "
+            f"{r['apply'] / n * 1000:.1f} | {cpu['apply'] / n * 1000:.1f} | {theirs} |"
         )
     say()
     say("## Writes in flight (FLOWDEPLOY_CONCURRENCY)")

@@ -144,6 +144,15 @@ class PrefectServer:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (user + system). It serves every
+        request in this one process, SQLite included, so the difference over a run is what
+        the server itself spent on that run's requests."""
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        # the fields after the command name, which is in parentheses and may hold spaces
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the whole process group: SIGTERM, then SIGKILL after `timeout`."""
         if self._stopped:

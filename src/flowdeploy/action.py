@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from flowdeploy import collector, report, summary
 from flowdeploy.cancel import CancelSwitch
+from flowdeploy.environ import input_value, raw_secrets
 from flowdeploy.errors import (
     EXIT_FAILED,
     ConfigError,
@@ -29,14 +30,12 @@ from flowdeploy.errors import (
     FlowdeployError,
     InternalError,
 )
-from flowdeploy.masking import redact, secret_forms, url_secrets
+from flowdeploy.masking import redact, secret_forms
 from flowdeploy.plan import Action, PlannedDeployment
-from flowdeploy.profiles import profile_secrets
 from flowdeploy.run import Hooks, RunResult, run
 from flowdeploy.settings import load_settings
 
 PULL_REQUEST_EVENTS = frozenset({"pull_request", "pull_request_target"})
-SECRET_INPUTS = ("prefect-api-key", "prefect-api-auth-string", "registry-password", "github-token")
 _TRUE = frozenset({"true", "True", "TRUE"})
 _FALSE = frozenset({"false", "False", "FALSE"})
 """The YAML 1.2 core booleans: what ``${{ }}`` expressions and literal inputs produce."""
@@ -65,18 +64,6 @@ class ActionInputs(BaseModel):
     comment_on_pr: bool = True
     github_token: str | None = None
     fail_on_changes: bool = False
-
-
-def input_value(environ: Mapping[str, str], name: str) -> str:
-    """An input as the runner passes it: ``INPUT_PREFECT-API-URL`` (GitHub keeps the
-    dashes); ``INPUT_PREFECT_API_URL`` is accepted too, for runners and tests that cannot
-    set a variable with a dash in its name."""
-    upper = name.upper().replace(" ", "_")
-    for key in (f"INPUT_{upper}", f"INPUT_{upper.replace('-', '_')}"):
-        value = environ.get(key)
-        if value is not None and value.strip():
-            return value.strip()
-    return ""
 
 
 def parse_bool(name: str, value: str, default: bool) -> bool:
@@ -133,22 +120,6 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
             "fail-on-changes", input_value(environ, "fail-on-changes"), False
         ),
     )
-
-
-def raw_secrets(environ: Mapping[str, str]) -> tuple[str, ...]:
-    """Every secret the run may meet, read before anything is validated or printed."""
-    values = [input_value(environ, name) for name in SECRET_INPUTS]
-    for key in (
-        "PREFECT_API_KEY",
-        "PREFECT_API_AUTH_STRING",
-        "FLOWDEPLOY_REGISTRY_PASSWORD",
-        "GITHUB_TOKEN",
-    ):
-        values.append(environ.get(key, ""))
-    values += url_secrets(input_value(environ, "prefect-api-url"))
-    values += url_secrets(environ.get("PREFECT_API_URL"))
-    values += profile_secrets(environ)
-    return tuple(v for v in values if v)
 
 
 # -- workflow commands (pure) ---------------------------------------------------------------

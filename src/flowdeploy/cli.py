@@ -300,7 +300,7 @@ def _crash(output: _Output, args: argparse.Namespace) -> FlowdeployError:
 
 
 def _raw_secrets(environ: dict[str, str], args: argparse.Namespace) -> tuple[str, ...]:
-    from flowdeploy.action import raw_secrets
+    from flowdeploy.environ import raw_secrets
 
     given = (args.registry_password,) if args.registry_password else ()
     return raw_secrets(environ) + given
@@ -334,6 +334,8 @@ def _render(result: RunResult, fmt: str, output: _Output) -> int:
 
 
 def _error_lines(result: RunResult, github: bool) -> list[str]:
+    if not result.errors:
+        return []  # and the Action's modules stay unloaded (5 ms of a no-op run)
     from flowdeploy import report
     from flowdeploy.action import error_annotations
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,23 @@ def plan_json(capsys: pytest.CaptureFixture[str], repo: Path) -> dict[str, objec
 
 def actions(doc: dict[str, object]) -> dict[str, str]:
     return {d["name"]: d["action"] for d in doc["deployments"]}  # type: ignore[attr-defined]
+
+
+def test_a_run_outside_github_does_not_load_the_action(api: RecordingProxy, repo: Path) -> None:
+    """The Action's modules (inputs, job summary, PR comment, annotations) serve runs in
+    GitHub Actions and errors to annotate: a CLI run that succeeds skips them (5 ms of an
+    unchanged re-run)."""
+    code = (
+        "import sys\n"
+        "from flowdeploy.cli import main\n"
+        f"code = main(['plan', '--all', '--project-dir', {str(repo)!r}])\n"
+        "heavy = ('flowdeploy.action', 'flowdeploy.summary')\n"
+        "print(code, [m for m in heavy if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ)
+    )
+    assert done.stdout.splitlines()[-1] == "0 []", done.stdout + done.stderr
 
 
 def test_plan_apply_and_rerun_without_writes(

@@ -15,7 +15,6 @@ import yaml
 from flowdeploy.action import (
     action_outputs,
     annotation,
-    input_value,
     mask_commands,
     output_lines,
     parse_bool,
@@ -24,6 +23,7 @@ from flowdeploy.action import (
     resolve_mode,
     run_action,
 )
+from flowdeploy.environ import input_value
 from flowdeploy.errors import ConfigError
 from flowdeploy.plan import Action, Plan, PlannedDeployment
 from flowdeploy.run import RunResult

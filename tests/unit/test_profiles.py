@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from flowdeploy.action import raw_secrets
 from flowdeploy.cli import main
+from flowdeploy.environ import raw_secrets
 from flowdeploy.errors import EXIT_CONFIG, ConfigError
 from flowdeploy.profiles import active_profile, prefect_settings, profiles_path
 from flowdeploy.settings import connection_from_env, load_settings

@@ -110,16 +110,23 @@ def render(
     """
     found = problems if problems is not None else []
 
+    # Most values are plain scalars: they are copied as they are, without a call or a path
+    # (a deployment is walked six times, 80 values each).
     def walk(value: Any, at: PathKey) -> Any:
         if isinstance(value, dict):
-            return {k: walk(v, (*at, k)) for k, v in value.items()}
+            return {k: walk(v, (*at, k)) if _open(v) else v for k, v in value.items()}
         if isinstance(value, list):
-            return [walk(v, (*at, i)) for i, v in enumerate(value)]
+            return [walk(v, (*at, i)) if _open(v) else v for i, v in enumerate(value)]
         if not isinstance(value, str) or "{{" not in value:
             return value
         return _render_string(value, kinds, resolve, at, skip_prefixes, keep_missing, found)
 
     return walk(template, path)
+
+
+def _open(value: Any) -> bool:
+    """Whether ``walk`` must look into ``value``: a container, or text with ``{{``."""
+    return isinstance(value, (dict, list)) or (isinstance(value, str) and "{{" in value)
 
 
 def _render_string(

@@ -219,7 +219,13 @@ def read_plan(settings: Settings, api: PrefectApi) -> Reading:
         # The whole server is read while the files are parsed: the two take about as long,
         # and the wait for the server's answers frees the interpreter for the parsing.
         early = reader.submit(_server_state, api, None) if scope.comparison is None else None
-        read = _read_projects(settings, scope, api, pools, locators)
+        read = _read_projects(
+            settings,
+            scope,
+            ServerLookups(api),
+            locators,
+            lambda spec, reference: _image_for(spec, pools, reference),
+        )
         projects, specs, images, removed = read.projects, read.specs, read.images, read.removed
         if early is not None:
             current, flow_names, automations = early.result()
@@ -274,39 +280,44 @@ def _server_state(api: PrefectApi, flows: list[str] | None) -> ServerState:
 class _Projects(NamedTuple):
     projects: list[Project]
     specs: list[DeploymentSpec]
+    """Each deployment, targeted at the image it runs on."""
     images: list[str | None]
     """The image each deployment runs on (None: none)."""
     jobs: list[ImageJob]
     reasons: dict[str, tuple[str, ...]]
     removed: dict[str, str]
     empty: list[ConfigError]
+    references: dict[Path, str | None]
+    """The image reference of each project (by its prefect.yaml), for reading the base."""
 
 
 def _read_projects(
     settings: Settings,
     scope: Scope,
-    api: PrefectApi,
-    pools: PoolCache,
+    lookups: Lookups,
     locators: Locators,
+    image_for: Callable[[DeploymentSpec, str | None], str | None],
 ) -> _Projects:
-    """Each project in scope, read: its deployments (targeted at the image each uses)."""
+    """Each project in scope, read: its deployments, each targeted at the image
+    ``image_for`` gives it from its project's image reference."""
     projects: list[Project] = []
     reasons: dict[str, tuple[str, ...]] = {}
     removed: dict[str, str] = {}
-    lookups = ServerLookups(api)
     jobs: list[ImageJob] = []
     all_specs: list[DeploymentSpec] = []
     images: list[str | None] = []
     empty: list[ConfigError] = []
+    references: dict[Path, str | None] = {}
     for part in scope.projects:
         repo = repo_root(part.prefect_file.parent)
         part = _with_document(part, repo)
         empty += _no_deployments(part)
         build = _image_spec(settings, part)
         reference = settings.image or (build.reference if build else None)
+        references[part.prefect_file] = reference
         project = _load(settings, part, repo, lookups, reference, locators)
         projects.append(project)
-        given = [_image_for(s, pools, reference) for s in project.specs]
+        given = [image_for(s, reference) for s in project.specs]
         if reference:
             jobs.append(ImageJob(reference=reference, spec=build, used=any(given)))
         all_specs += project.specs
@@ -319,7 +330,7 @@ def _read_projects(
         s.model_copy(update={"deployment": s.deployment.with_target(None, image)})
         for s, image in zip(all_specs, images, strict=True)
     ]
-    return _Projects(projects, specs, images, jobs, reasons, removed, empty)
+    return _Projects(projects, specs, images, jobs, reasons, removed, empty, references)
 
 
 def merge_repeated(found: Mapping[str, Sequence[ConfigError]]) -> list[ConfigError]:
@@ -372,33 +383,14 @@ def read_offline(settings: Settings) -> Reading:
     locators = Locators()
     scope = find_scope(settings, lambda entry: entry.builds_image, locators)
     lookups = OfflineLookups()
-    projects: list[Project] = []
-    jobs: list[ImageJob] = []
-    specs: list[DeploymentSpec] = []
-    reasons: dict[str, tuple[str, ...]] = {}
-    removed: dict[str, str] = {}
-    references: dict[Path, str | None] = {}
-    empty: list[ConfigError] = []
-    for part in scope.projects:
-        repo = repo_root(part.prefect_file.parent)
-        part = _with_document(part, repo)
-        empty += _no_deployments(part)
-        build = _image_spec(settings, part)
-        reference = references[part.prefect_file] = settings.image or (
-            build.reference if build else None
-        )
-        project = _load(settings, part, repo, lookups, reference, locators)
-        projects.append(project)
-        if reference:
-            used = any(s.uses_image for s in project.specs)
-            jobs.append(ImageJob(reference=reference, spec=build, used=used))
-        for spec in project.specs:
-            image = reference if spec.uses_image else None
-            target = spec.deployment.with_target(None, image)
-            specs.append(spec.model_copy(update={"deployment": target}))
-            reasons[target.full_name] = part.reasons.get(spec.index or 0, ())
-        removed.update(part.removed)
-    _check_unique(specs)
+    read = _read_projects(
+        settings,
+        scope,
+        lookups,
+        locators,
+        lambda spec, reference: reference if spec.uses_image else None,
+    )
+    specs, jobs = read.specs, read.jobs
     check_specs(specs, settings.environ)
     warnings = list(scope.warnings)
     base = scope.comparison.base if scope.comparison else None
@@ -409,14 +401,18 @@ def read_offline(settings: Settings) -> Reading:
         )
         before: list[DeploymentSpec] = []
     else:
-        before = _specs_at(settings, base, references, lookups, warnings)
-    plan = compare_specs(specs, before, reasons=reasons, removed=removed)
+        before = _specs_at(settings, base, read.references, lookups, warnings)
+    plan = compare_specs(specs, before, reasons=read.reasons, removed=read.removed)
     scope = scope.model_copy(
         update={"warnings": tuple(warnings), "rebuild_image": scope.rebuild_image and bool(jobs)}
     )
     jobs = [_check_image(job, settings) for job in jobs]
     return Reading(
-        projects=tuple(projects), plan=plan, scope=scope, images=tuple(jobs), empty=tuple(empty)
+        projects=tuple(read.projects),
+        plan=plan,
+        scope=scope,
+        images=tuple(jobs),
+        empty=tuple(read.empty),
     )
 
 

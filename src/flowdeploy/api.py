@@ -673,6 +673,12 @@ class PrefectApi:
     def read_work_pool(self, name: str) -> dict[str, Any] | None:
         return self._get_or_none(f"/work_pools/{quote(name, safe='')}", f"work pool {name!r}")
 
+    def read_work_pools(self, names: list[str]) -> list[dict[str, Any]]:
+        """The named work pools that exist, in one request."""
+        if not names:
+            return []
+        return list(self._paginate("/work_pools/filter", {"work_pools": {"name": {"any_": names}}}))
+
     def read_variable(self, name: str) -> dict[str, Any] | None:
         return self._get_or_none(f"/variables/name/{quote(name, safe='')}", f"variable {name!r}")
 

@@ -1,3 +1,4 @@
+import json
 import threading
 
 import httpx
@@ -368,3 +369,43 @@ def test_certificates_are_loaded_unless_the_api_is_plain_http_without_a_proxy(
     assert needs_certificates("HTTPS://prefect.example/api")
     monkeypatch.setenv("HTTPS_PROXY", "https://proxy.example:443")
     assert needs_certificates("http://127.0.0.1:4200/api")  # TLS to the proxy
+
+
+def test_pools_read_ahead_in_one_request_and_alone_when_missing_or_failed() -> None:
+    """The plan's checks read each work pool once: those read ahead cost no request of their
+    own; a pool the listing lacks is asked alone (and may not exist); a failed read-ahead
+    leaves every pool to be asked alone, where a failure is told."""
+    from flowdeploy.pipeline import PoolCache
+
+    seen: list[tuple[str, str]] = []
+    asked: list[list[str]] = []
+    failing = False
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path))
+        if request.url.path.endswith("/work_pools/filter"):
+            asked.append(json.loads(request.content)["work_pools"]["name"]["any_"])
+            if failing:
+                return httpx.Response(400, json={"detail": "no"})
+            return httpx.Response(200, json=[{"name": "a", "type": "process"}])
+        if request.url.path.endswith("/work_pools/a"):
+            return httpx.Response(200, json={"name": "a", "type": "process"})
+        return httpx.Response(404, json={"detail": "Work pool not found."})
+
+    api, _ = make(handler)
+    pools = PoolCache(api)
+    pools.read_ahead(["a", "b", None, "a"])
+    assert seen == [("POST", "/api/work_pools/filter")] and asked == [["a", "b"]]
+    assert pools.get("a") == {"name": "a", "type": "process"}
+    assert seen == [("POST", "/api/work_pools/filter")]
+    assert pools.get("b") is None
+    assert seen[-1] == ("GET", "/api/work_pools/b")
+    pools.read_ahead(["a", "b"])  # both known: no request
+    assert len(seen) == 2
+
+    failing = True
+    seen.clear()
+    pools = PoolCache(api)
+    pools.read_ahead(["a"])
+    assert pools.get("a") == {"name": "a", "type": "process"}
+    assert seen == [("POST", "/api/work_pools/filter"), ("GET", "/api/work_pools/a")]

@@ -110,7 +110,7 @@ def render(
     """
     found = problems if problems is not None else []
 
-    # Most values are plain scalars: they are copied as they are, without a call or a path
+    # Most values are plain scalars: they are copied as they are, without a walk or a path
     # (a deployment is walked six times, 80 values each).
     def walk(value: Any, at: PathKey) -> Any:
         if isinstance(value, dict):
